@@ -1,0 +1,142 @@
+//! The events of the m2m bus: one exhaustive enum, one module per event.
+//!
+//! Each event has a stable wire name (`type`) and a schema `version`. A new
+//! incompatible shape is a new version of the same type: a new variant here,
+//! decoded by its own arm in [`Event::decode_data`], so old and new producers
+//! can share the bus during a rolling deploy. A consumer that meets a version it
+//! does not know gets [`DecodeError::UnsupportedVersion`], which the consumer
+//! runner dead-letters with the reason instead of crashing.
+
+mod processing;
+mod reconciliation;
+mod timer;
+
+pub use processing::{EncodedRecording, ProcessingEventV1, RecordingError};
+pub use reconciliation::{GameOutcome, ReconciliationEventV1};
+pub use timer::{Job, TimerFiredV1};
+
+use serde::Serialize;
+use serde_json::value::RawValue;
+use uuid::Uuid;
+
+/// Every event the system publishes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// `processing.requested` v1: a game to analyse (gateway -> processing).
+    ProcessingV1(ProcessingEventV1),
+    /// `reconciliation.ready` v1: a game's analysis is saved (processing -> gateway).
+    ReconciliationV1(ReconciliationEventV1),
+    /// `timer.fired` v1: a job's window has come (scheduler or CLI -> sync-worker).
+    TimerFiredV1(TimerFiredV1),
+}
+
+/// Why an event body could not be turned into an [`Event`].
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("the message is not a JSON event envelope: {0}")]
+    Envelope(#[source] serde_json::Error),
+    #[error("unknown event type `{0}`")]
+    UnknownType(String),
+    #[error("event type `{event_type}` has no schema version {version} in this build")]
+    UnsupportedVersion { event_type: String, version: u32 },
+    #[error("the data of `{event_type}` v{version} does not match its schema: {source}")]
+    Data {
+        event_type: String,
+        version: u32,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl Event {
+    pub const PROCESSING_REQUESTED: &'static str = "processing.requested";
+    pub const RECONCILIATION_READY: &'static str = "reconciliation.ready";
+    pub const TIMER_FIRED: &'static str = "timer.fired";
+
+    /// The wire name, carried in the envelope's `type` field.
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            Event::ProcessingV1(_) => Self::PROCESSING_REQUESTED,
+            Event::ReconciliationV1(_) => Self::RECONCILIATION_READY,
+            Event::TimerFiredV1(_) => Self::TIMER_FIRED,
+        }
+    }
+
+    /// The schema version of this variant's data.
+    pub fn version(&self) -> u32 {
+        match self {
+            Event::ProcessingV1(_) | Event::ReconciliationV1(_) | Event::TimerFiredV1(_) => 1,
+        }
+    }
+
+    /// The routing key on the events exchange. Timer messages carry their job, so
+    /// a job queue could bind to one job only.
+    pub fn routing_key(&self) -> String {
+        match self {
+            Event::TimerFiredV1(timer) => format!("{}.{}", Self::TIMER_FIRED, timer.job.as_str()),
+            other => other.event_type().to_owned(),
+        }
+    }
+
+    /// The patient the event concerns, if any; copied into a message header so
+    /// tools can filter the stream without decoding bodies.
+    pub fn user_id(&self) -> Option<Uuid> {
+        match self {
+            Event::ProcessingV1(e) => Some(e.user_id),
+            Event::ReconciliationV1(e) => Some(e.user_id),
+            Event::TimerFiredV1(_) => None,
+        }
+    }
+
+    /// The game the event concerns, if any.
+    pub fn game_id(&self) -> Option<Uuid> {
+        match self {
+            Event::ProcessingV1(e) => Some(e.game_id),
+            Event::ReconciliationV1(e) => Some(e.game_id),
+            Event::TimerFiredV1(_) => None,
+        }
+    }
+
+    pub(crate) fn data_to_json(&self) -> serde_json::Result<Box<RawValue>> {
+        fn raw<T: Serialize>(value: &T) -> serde_json::Result<Box<RawValue>> {
+            serde_json::value::to_raw_value(value)
+        }
+        match self {
+            Event::ProcessingV1(e) => raw(e),
+            Event::ReconciliationV1(e) => raw(e),
+            Event::TimerFiredV1(e) => raw(e),
+        }
+    }
+
+    /// Decodes `data` as the schema named by `event_type` and `version`.
+    pub(crate) fn decode_data(
+        event_type: &str,
+        version: u32,
+        data: &RawValue,
+    ) -> Result<Self, DecodeError> {
+        let data_error = |source| DecodeError::Data {
+            event_type: event_type.to_owned(),
+            version,
+            source,
+        };
+        let json = data.get();
+        match (event_type, version) {
+            (Self::PROCESSING_REQUESTED, 1) => serde_json::from_str(json)
+                .map(Event::ProcessingV1)
+                .map_err(data_error),
+            (Self::RECONCILIATION_READY, 1) => serde_json::from_str(json)
+                .map(Event::ReconciliationV1)
+                .map_err(data_error),
+            (Self::TIMER_FIRED, 1) => serde_json::from_str(json)
+                .map(Event::TimerFiredV1)
+                .map_err(data_error),
+            (Self::PROCESSING_REQUESTED | Self::RECONCILIATION_READY | Self::TIMER_FIRED, _) => {
+                Err(DecodeError::UnsupportedVersion {
+                    event_type: event_type.to_owned(),
+                    version,
+                })
+            }
+            _ => Err(DecodeError::UnknownType(event_type.to_owned())),
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! The m2m event contract and the RabbitMQ plumbing that every process shares.
+//!
+//! No business logic lives here: what an event means is up to its producer and
+//! its consumers; this crate says what it looks like on the wire and how it gets
+//! there safely. `docs/events.md` documents the JSON for other languages.
+//!
+//! # Layout
+//! - [`envelope`]: the envelope (id, type, version, times, correlation) and its JSON.
+//! - [`events`]: every event, one module each, behind one exhaustive enum.
+//! - [`topology`]: the names and arguments of every exchange and queue, declared
+//!   idempotently by every process.
+//! - [`settings`]: the bus configuration read from `M2M_*` variables.
+//! - [`connection`]: connecting with timeouts and backoff.
+//! - [`publisher`]: confirmed, mandatory publishing that reconnects on demand.
+//! - [`consumer`]: the runner that feeds a queue to a handler: acks, retries,
+//!   dead letters, reconnects and graceful shutdown.
+//! - [`stream`]: reading the history stream from an offset or a time.
+//! - [`telemetry`], [`shutdown`]: the logging setup and the stop signal every
+//!   process uses.
+
+pub mod connection;
+pub mod consumer;
+pub mod envelope;
+pub mod events;
+pub mod publisher;
+pub mod settings;
+pub mod shutdown;
+pub mod stream;
+pub mod telemetry;
+pub mod topology;
+
+pub use connection::{Bus, BusError};
+pub use consumer::{ConsumerRunner, DeliveryContext, Handler, HandlerError};
+pub use envelope::Envelope;
+pub use events::Event;
+pub use publisher::{PublishError, Publisher};
+pub use settings::BusSettings;
+pub use stream::{StreamReader, StreamRecord, StreamStart};
+pub use topology::{Topology, WorkQueue};

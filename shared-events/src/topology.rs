@@ -1,0 +1,267 @@
+//! Every exchange and queue of the bus, named and declared in one place.
+//!
+//! ```text
+//!                      ┌───────────── processing.requested ──▶ <p>.processing ──┐
+//!  publishers ─▶ <p>.events (topic) ─ reconciliation.ready ──▶ <p>.reconciliation│ quorum,
+//!                      ├───────────── timer.fired.* ─────────▶ <p>.jobs ────────┘ delivery limit
+//!                      └───────────── # ─────────────────────▶ <p>.history (stream, replay)
+//!  <q>.retry (classic, per-message TTL) ──expired──▶ default exchange ──▶ <q>
+//!  <q> over its delivery limit, and the runner's permanent failures
+//!        ──▶ <p>.dead-letter (fanout) ──▶ <p>.dead-letters (quorum)
+//! ```
+//! Every process declares the whole topology at start and after each reconnect.
+//! Declaring is idempotent only with identical arguments (a mismatch is a 406
+//! that closes the channel), so the arguments live here and nowhere else.
+
+use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::{Channel, ExchangeKind};
+
+/// A quorum queue that takes part in the competing-consumer pattern.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WorkQueue {
+    /// ProcessingEvents, consumed by processing-service workers.
+    Processing,
+    /// ReconciliationEvents, consumed by one gateway instance each.
+    Reconciliation,
+    /// TimerFired messages, consumed by sync-workers.
+    Jobs,
+}
+
+impl WorkQueue {
+    pub const ALL: [WorkQueue; 3] = [
+        WorkQueue::Processing,
+        WorkQueue::Reconciliation,
+        WorkQueue::Jobs,
+    ];
+
+    fn suffix(self) -> &'static str {
+        match self {
+            WorkQueue::Processing => "processing",
+            WorkQueue::Reconciliation => "reconciliation",
+            WorkQueue::Jobs => "jobs",
+        }
+    }
+
+    /// The routing-key pattern that binds the queue to the events exchange.
+    fn binding_key(self) -> &'static str {
+        match self {
+            WorkQueue::Processing => "processing.requested",
+            WorkQueue::Reconciliation => "reconciliation.ready",
+            WorkQueue::Jobs => "timer.fired.*",
+        }
+    }
+}
+
+/// The names of one stack's exchanges and queues (one prefix, one stack).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topology {
+    prefix: String,
+}
+
+/// Redeliveries (consumer crashes, lost connections) before the broker itself
+/// dead-letters a message. Transient handler failures do not count here: they go
+/// through the retry queue with their own budget (`M2M_MAX_RETRIES`).
+pub const DELIVERY_LIMIT: i64 = 5;
+/// Retention of the replay stream: by age...
+pub const STREAM_MAX_AGE: &str = "7D";
+/// ...and by size (20 GB). Retention drops whole segments; smaller segments than
+/// the 500 MB default make it follow the limits more closely.
+pub const STREAM_MAX_BYTES: i64 = 20_000_000_000;
+pub const STREAM_SEGMENT_BYTES: i64 = 100_000_000;
+
+impl Topology {
+    pub fn new(prefix: impl Into<String>) -> Self {
+        Self {
+            prefix: prefix.into(),
+        }
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The durable topic exchange every domain event is published to.
+    pub fn events_exchange(&self) -> String {
+        format!("{}.events", self.prefix)
+    }
+
+    pub fn queue(&self, queue: WorkQueue) -> String {
+        format!("{}.{}", self.prefix, queue.suffix())
+    }
+
+    /// Where transiently failed messages of `queue` wait out the retry delay.
+    pub fn retry_queue(&self, queue: WorkQueue) -> String {
+        format!("{}.retry", self.queue(queue))
+    }
+
+    pub fn dead_letter_exchange(&self) -> String {
+        format!("{}.dead-letter", self.prefix)
+    }
+
+    pub fn dead_letter_queue(&self) -> String {
+        format!("{}.dead-letters", self.prefix)
+    }
+
+    /// The stream that keeps every event for replay.
+    pub fn history_stream(&self) -> String {
+        format!("{}.history", self.prefix)
+    }
+
+    /// The work queue called `name`, if it is one of this stack's.
+    pub fn work_queue_named(&self, name: &str) -> Option<WorkQueue> {
+        WorkQueue::ALL.into_iter().find(|q| self.queue(*q) == name)
+    }
+
+    /// Declares everything; safe to run from every process, at every (re)connect.
+    pub async fn declare(&self, channel: &Channel) -> lapin::Result<()> {
+        let durable = ExchangeDeclareOptions {
+            durable: true,
+            ..ExchangeDeclareOptions::default()
+        };
+        channel
+            .exchange_declare(
+                self.events_exchange().into(),
+                ExchangeKind::Topic,
+                durable,
+                FieldTable::default(),
+            )
+            .await?;
+        // Fanout: dead letters keep their original routing key, which must not
+        // decide whether they reach the dead-letter queue.
+        channel
+            .exchange_declare(
+                self.dead_letter_exchange().into(),
+                ExchangeKind::Fanout,
+                durable,
+                FieldTable::default(),
+            )
+            .await?;
+        declare_queue(channel, &self.dead_letter_queue(), quorum_args(None)).await?;
+        bind(
+            channel,
+            &self.dead_letter_queue(),
+            &self.dead_letter_exchange(),
+            "",
+        )
+        .await?;
+
+        for queue in WorkQueue::ALL {
+            let name = self.queue(queue);
+            let args = quorum_args(Some(&self.dead_letter_exchange()));
+            declare_queue(channel, &name, args).await?;
+            bind(channel, &name, &self.events_exchange(), queue.binding_key()).await?;
+            declare_queue(channel, &self.retry_queue(queue), retry_args(&name)).await?;
+        }
+
+        declare_queue(channel, &self.history_stream(), stream_args()).await?;
+        bind(
+            channel,
+            &self.history_stream(),
+            &self.events_exchange(),
+            "#",
+        )
+        .await
+    }
+}
+
+async fn declare_queue(channel: &Channel, name: &str, args: FieldTable) -> lapin::Result<()> {
+    let options = QueueDeclareOptions {
+        durable: true,
+        ..QueueDeclareOptions::default()
+    };
+    channel.queue_declare(name.into(), options, args).await?;
+    Ok(())
+}
+
+async fn bind(channel: &Channel, queue: &str, exchange: &str, key: &str) -> lapin::Result<()> {
+    channel
+        .queue_bind(
+            queue.into(),
+            exchange.into(),
+            key.into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+}
+
+fn text(value: &str) -> AMQPValue {
+    AMQPValue::LongString(LongString::from(value))
+}
+
+fn table(entries: Vec<(&str, AMQPValue)>) -> FieldTable {
+    let mut table = FieldTable::default();
+    for (key, value) in entries {
+        table.insert(ShortString::from(key), value);
+    }
+    table
+}
+
+/// A replicated queue; with a dead-letter exchange it also gets the delivery limit.
+fn quorum_args(dead_letter_exchange: Option<&str>) -> FieldTable {
+    let mut entries = vec![("x-queue-type", text("quorum"))];
+    if let Some(exchange) = dead_letter_exchange {
+        entries.extend([
+            ("x-delivery-limit", AMQPValue::LongLongInt(DELIVERY_LIMIT)),
+            ("x-dead-letter-exchange", text(exchange)),
+            // at-least-once: a dead letter is dropped from the source only once the
+            // dead-letter queue has confirmed it. The broker requires reject-publish
+            // overflow for it.
+            ("x-dead-letter-strategy", text("at-least-once")),
+            ("x-overflow", text("reject-publish")),
+        ]);
+    }
+    table(entries)
+}
+
+/// A delay queue: messages carry their own TTL (`expiration`), so the delay can
+/// change by configuration without redeclaring (and mismatching) the queue, and
+/// expire back to their work queue through the default exchange.
+fn retry_args(work_queue: &str) -> FieldTable {
+    table(vec![
+        ("x-queue-type", text("classic")),
+        ("x-dead-letter-exchange", text("")),
+        ("x-dead-letter-routing-key", text(work_queue)),
+    ])
+}
+
+fn stream_args() -> FieldTable {
+    table(vec![
+        ("x-queue-type", text("stream")),
+        ("x-max-age", text(STREAM_MAX_AGE)),
+        (
+            "x-max-length-bytes",
+            AMQPValue::LongLongInt(STREAM_MAX_BYTES),
+        ),
+        (
+            "x-stream-max-segment-size-bytes",
+            AMQPValue::LongLongInt(STREAM_SEGMENT_BYTES),
+        ),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_carries_the_prefix() {
+        let topology = Topology::new("blue");
+        assert_eq!(topology.events_exchange(), "blue.events");
+        assert_eq!(topology.queue(WorkQueue::Processing), "blue.processing");
+        assert_eq!(topology.retry_queue(WorkQueue::Jobs), "blue.jobs.retry");
+        assert_eq!(topology.dead_letter_queue(), "blue.dead-letters");
+        assert_eq!(topology.history_stream(), "blue.history");
+    }
+
+    #[test]
+    fn a_work_queue_is_found_by_its_name() {
+        let topology = Topology::new("blue");
+        assert_eq!(
+            topology.work_queue_named("blue.reconciliation"),
+            Some(WorkQueue::Reconciliation)
+        );
+        assert_eq!(topology.work_queue_named("green.reconciliation"), None);
+    }
+}
