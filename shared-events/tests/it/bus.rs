@@ -359,7 +359,14 @@ async fn a_consumer_whose_connection_is_closed_reconnects_and_goes_on() {
     assert!(published, "the publisher reconnected");
     let seen = recorder.wait_for(2, WAIT).await;
     assert_eq!(seen.len(), 2, "the consumer reconnected and consumed again");
-    assert_eq!(seen[1].0.event.game_id().is_some(), true);
+    let exercises: Vec<_> = seen
+        .iter()
+        .map(|(envelope, _)| match &envelope.event {
+            shared_events::Event::ReconciliationV1(event) => event.exercise.clone(),
+            other => panic!("unexpected event {other:?}"),
+        })
+        .collect();
+    assert_eq!(exercises, ["before", "after"]);
     assert!(stats.snapshot().recoveries >= 1);
     stop.cancel();
     task.await.expect("runner task");
