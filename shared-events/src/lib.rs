@@ -37,3 +37,7 @@ pub use publisher::{PublishError, Publisher};
 pub use settings::BusSettings;
 pub use stream::{StreamReader, StreamRecord, StreamStart};
 pub use topology::{Topology, WorkQueue};
+
+/// The AMQP client, for callers that need lower-level access (tools, tests)
+/// with the exact version the plumbing uses.
+pub use lapin;
