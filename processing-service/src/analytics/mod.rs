@@ -1,0 +1,31 @@
+//! The glove analytics of `GLOVE_METRICS.md`: pure functions, no I/O, no async.
+//!
+//! Every metric follows the contract's discrete algorithm to about 1e-9 of the
+//! reference (`bench/glove_metrics.py`), edge cases included; section numbers in
+//! comments (A1, B6, ...) point into the contract. The entry point for a whole
+//! recording is [`analyze`]; the single metrics are public for tests and reuse.
+
+mod error;
+mod fft;
+pub mod filter;
+pub mod grip;
+pub mod kinematics;
+pub mod ldlj;
+pub mod progress;
+pub mod recording;
+pub mod report;
+pub mod segmentation;
+pub mod sparc;
+pub mod tremor;
+
+#[cfg(test)]
+mod testing;
+
+pub use error::AnalyticsError;
+pub use recording::Recording;
+pub use report::{AnalysisConfig, Report, analyze};
+
+/// The version of the analytics stored with every result. Bump it whenever any
+/// metric's output may change for the same input, so stored results can be told
+/// apart and re-analysed.
+pub const ANALYTICS_VERSION: u32 = 1;

@@ -1,0 +1,12 @@
+//! The processing service's one integration-test binary.
+//!
+//! - `cli`: the built `processing-service` binary on the committed sample recording
+//!   and on bad files.
+//! - `reference`: the same analyses against the NumPy/SciPy reference under
+//!   `bench/` (skipped, with a message, when python3 with numpy and scipy is absent).
+//! - `worker`: the queue worker on real RabbitMQ and MongoDB: analyse, save, reconcile.
+
+mod cli;
+mod helpers;
+mod reference;
+mod worker;
