@@ -7,7 +7,7 @@
 //!                      └───────────── # ─────────────────────▶ <p>.history (stream, replay)
 //!  <q>.retry (classic, per-message TTL) ──expired──▶ default exchange ──▶ <q>
 //!  <q> over its delivery limit, and the runner's permanent failures
-//!        ──▶ <p>.dead-letter (fanout) ──▶ <p>.dead-letters (quorum)
+//!        ──▶ <p>.dead-letter (fanout) ──▶ <p>.dead-letters (classic)
 //! ```
 //! Every process declares the whole topology at start and after each reconnect.
 //! Declaring is idempotent only with identical arguments (a mismatch is a 406
@@ -137,7 +137,7 @@ impl Topology {
                 FieldTable::default(),
             )
             .await?;
-        declare_queue(channel, &self.dead_letter_queue(), quorum_args(None)).await?;
+        declare_queue(channel, &self.dead_letter_queue(), dead_letter_args()).await?;
         bind(
             channel,
             &self.dead_letter_queue(),
@@ -148,7 +148,7 @@ impl Topology {
 
         for queue in WorkQueue::ALL {
             let name = self.queue(queue);
-            let args = quorum_args(Some(&self.dead_letter_exchange()));
+            let args = quorum_args(&self.dead_letter_exchange());
             declare_queue(channel, &name, args).await?;
             bind(channel, &name, &self.events_exchange(), queue.binding_key()).await?;
             declare_queue(channel, &self.retry_queue(queue), retry_args(&name)).await?;
@@ -198,21 +198,26 @@ fn table(entries: Vec<(&str, AMQPValue)>) -> FieldTable {
     table
 }
 
-/// A replicated queue; with a dead-letter exchange it also gets the delivery limit.
-fn quorum_args(dead_letter_exchange: Option<&str>) -> FieldTable {
-    let mut entries = vec![("x-queue-type", text("quorum"))];
-    if let Some(exchange) = dead_letter_exchange {
-        entries.extend([
-            ("x-delivery-limit", AMQPValue::LongLongInt(DELIVERY_LIMIT)),
-            ("x-dead-letter-exchange", text(exchange)),
-            // at-least-once: a dead letter is dropped from the source only once the
-            // dead-letter queue has confirmed it. The broker requires reject-publish
-            // overflow for it.
-            ("x-dead-letter-strategy", text("at-least-once")),
-            ("x-overflow", text("reject-publish")),
-        ]);
-    }
-    table(entries)
+/// A replicated work queue with a delivery limit and at-least-once dead-lettering.
+fn quorum_args(dead_letter_exchange: &str) -> FieldTable {
+    table(vec![
+        ("x-queue-type", text("quorum")),
+        ("x-delivery-limit", AMQPValue::LongLongInt(DELIVERY_LIMIT)),
+        ("x-dead-letter-exchange", text(dead_letter_exchange)),
+        // at-least-once: a dead letter is dropped from the source only once the
+        // dead-letter queue has confirmed it. The broker requires reject-publish
+        // overflow for it.
+        ("x-dead-letter-strategy", text("at-least-once")),
+        ("x-overflow", text("reject-publish")),
+    ])
+}
+
+/// The dead-letter queue is classic, not quorum: tools browse it by taking
+/// messages and handing them back, and on RabbitMQ 4.x every hand-back counts
+/// against a quorum queue's default delivery limit of 20, past which a dead
+/// letter would be dropped for good. Its traffic is small; durability suffices.
+fn dead_letter_args() -> FieldTable {
+    table(vec![("x-queue-type", text("classic"))])
 }
 
 /// A delay queue: messages carry their own TTL (`expiration`), so the delay can
