@@ -1,0 +1,24 @@
+//! Shared persistence plumbing for every m2m service: where the stores are, how to
+//! connect to them, and the few helpers every caller of MongoDB or Redis needs.
+//!
+//! No business logic lives here: collections, documents and Redis key contracts belong
+//! to the service that owns them.
+//!
+//! # Layout
+//! - [`settings`]: [`StoreSettings`], read from `M2M_*` environment variables with defaults
+//!   that work on one machine; URLs are secrets (they may carry passwords).
+//! - [`mongo`]: [`connect_mongodb`] builds a `mongodb::Database` with bounded connect and
+//!   server-selection timeouts; [`is_duplicate_key`] recognises error 11000.
+//! - [`redis`](mod@crate::redis): [`connect_redis`] builds a reconnecting `ConnectionManager`
+//!   with explicit timeouts; [`RedisKeys`] applies the deployment's key prefix.
+//! - [`error`]: [`StoreError`], what can go wrong while configuring or connecting.
+
+pub mod error;
+pub mod mongo;
+pub mod redis;
+pub mod settings;
+
+pub use error::StoreError;
+pub use mongo::{connect_mongodb, is_duplicate_key};
+pub use redis::{RedisKeys, connect_redis};
+pub use settings::StoreSettings;

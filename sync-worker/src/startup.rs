@@ -1,0 +1,150 @@
+//! Building the worker and running it until it is told to stop.
+//!
+//! [`Application::build`] does everything that must happen before the first timer
+//! message is consumed: connect, create indexes, restore Redis from the store (seed
+//! 000), declare the bus, and publish the windows missed while every replica was down.
+//! [`Application::run_until_stopped`] then consumes the jobs queue and runs the
+//! scheduler. `main` and the tests both go through these two calls.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use redis::aio::ConnectionManager;
+use shared_events::consumer::RunnerStats;
+use shared_events::events::Job;
+use shared_events::{Bus, ConsumerRunner, Publisher, WorkQueue};
+use shared_store::{RedisKeys, connect_mongodb, connect_redis};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Settings;
+use crate::contract::Family;
+use crate::jobs::backup::BackupJob;
+use crate::jobs::sync::SyncJob;
+use crate::jobs::sync::restore::RestoreOutcome;
+use crate::jobs::{JobHandler, JobStats};
+use crate::runs::JobRuns;
+use crate::{scheduler, store};
+
+/// A built worker, restored and ready to consume.
+#[derive(Debug)]
+pub struct Application {
+    runner: ConsumerRunner<JobHandler>,
+    publisher: Publisher,
+    settings: Settings,
+    stats: Arc<JobStats>,
+    restored: Vec<(Family, RestoreOutcome)>,
+    caught_up: Vec<(Job, i64)>,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let db = connect_mongodb(&settings.store, "sync-worker")
+            .await
+            .context("Failed to connect to MongoDB")?;
+        store::ensure_indexes(&db)
+            .await
+            .context("Failed to create the worker's indexes")?;
+        let redis = connect_redis(&settings.store)
+            .await
+            .context("Failed to connect to Redis")?;
+        let keys = RedisKeys::new(&settings.store.redis_prefix);
+        let sync = SyncJob::new(redis.clone(), keys.clone(), &db);
+
+        let restored = restore(&settings, &sync).await?;
+
+        let bus = Bus::new(settings.bus.clone());
+        bus.declare_topology("sync-worker setup")
+            .await
+            .context("Failed to declare the bus topology")?;
+        let publisher = Publisher::new(bus, "sync-worker publisher");
+        let runs = JobRuns::new(&db);
+        let caught_up = if settings.jobs.scheduler_enabled {
+            scheduler::catch_up(&publisher, &runs, &settings.jobs).await?
+        } else {
+            Vec::new()
+        };
+
+        let stats = Arc::new(JobStats::default());
+        let jobs = &settings.jobs;
+        let handler = JobHandler {
+            runs,
+            backup: BackupJob::new(
+                redis.clone(),
+                keys.clone(),
+                &db,
+                jobs.backup_batch_size,
+                jobs.backup_max_batches,
+            ),
+            redis,
+            keys,
+            lease_ttl: jobs.lease_ttl,
+            sync,
+            stats: Arc::clone(&stats),
+        };
+        // Prefetch and concurrency 2: a sync and a backup can run side by side; a
+        // second message of a running job only meets its lease and is retried.
+        let runner = ConsumerRunner::new(publisher.clone(), WorkQueue::Jobs, handler)
+            .prefetch(2)
+            .concurrency(2);
+        Ok(Self {
+            runner,
+            publisher,
+            settings,
+            stats,
+            restored,
+            caught_up,
+        })
+    }
+
+    /// How many runs of each job this process completed.
+    pub fn job_stats(&self) -> Arc<JobStats> {
+        Arc::clone(&self.stats)
+    }
+
+    /// The consumer runner's counters (messages handled, retried, ...).
+    pub fn runner_stats(&self) -> Arc<RunnerStats> {
+        self.runner.stats()
+    }
+
+    /// Which way each family went at start.
+    pub fn restored(&self) -> &[(Family, RestoreOutcome)] {
+        &self.restored
+    }
+
+    /// The windows published at start because they had not run.
+    pub fn caught_up(&self) -> &[(Job, i64)] {
+        &self.caught_up
+    }
+
+    /// Consumes timer messages and publishes them on schedule until `shutdown`.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let scheduler = self.settings.jobs.scheduler_enabled.then(|| {
+            tokio::spawn(scheduler::run(
+                self.publisher.clone(),
+                self.settings.jobs.clone(),
+                shutdown.clone(),
+            ))
+        });
+        let consumed = self.runner.run(shutdown.clone()).await;
+        // The runner only returns on shutdown or a fatal error; stop the timers too.
+        shutdown.cancel();
+        if let Some(scheduler) = scheduler {
+            let _ = scheduler.await;
+        }
+        self.publisher.close().await;
+        consumed.context("The jobs consumer failed")
+    }
+}
+
+/// Seed 000's restore, on a Redis connection of its own (it `WATCH`es keys).
+async fn restore(
+    settings: &Settings,
+    sync: &SyncJob,
+) -> anyhow::Result<Vec<(Family, RestoreOutcome)>> {
+    let mut exclusive: ConnectionManager = connect_redis(&settings.store)
+        .await
+        .context("Failed to connect to Redis for the restore")?;
+    sync.restore(&mut exclusive)
+        .await
+        .context("Failed to restore Redis from the store")
+}
