@@ -21,7 +21,11 @@ fn main() -> anyhow::Result<()> {
             "--bench" => {}
             "--raw" => config = AnalysisConfig::raw(),
             "--seconds" => {
-                seconds = args.next().context("--seconds needs a value")?.parse().context("--seconds is a number")?
+                seconds = args
+                    .next()
+                    .context("--seconds needs a value")?
+                    .parse()
+                    .context("--seconds is a number")?
             }
             other if file.is_none() && !other.starts_with("--") => file = Some(other.to_owned()),
             other => bail!("unexpected argument {other}"),

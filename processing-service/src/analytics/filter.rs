@@ -111,7 +111,14 @@ mod tests {
             assert!((got - want).abs() < 1e-14, "{got} vs {want}");
         }
     }
-    const BUTTER_8_OF_100: [f64; 6] = [0.04613180209331293, 0.09226360418662587, 0.04613180209331293, 1.0, -1.3072850288493236, 0.4918122372225753];
+    const BUTTER_8_OF_100: [f64; 6] = [
+        0.04613180209331293,
+        0.09226360418662587,
+        0.04613180209331293,
+        1.0,
+        -1.3072850288493236,
+        0.4918122372225753,
+    ];
 
     #[test]
     fn filtfilt_matches_scipy() {
@@ -120,21 +127,34 @@ mod tests {
             .zip(sine(60, 100.0, 30.0, 3.0))
             .map(|(a, b)| a + b + 5.0)
             .collect();
-        let y = LowPass { cutoff_hz: 8.0 }.apply(&x, 100.0).expect("valid cut-off");
+        let y = LowPass { cutoff_hz: 8.0 }
+            .apply(&x, 100.0)
+            .expect("valid cut-off");
         for (k, want) in FILTFILT_REFERENCE {
             assert!((y[k] - want).abs() < 1e-9, "sample {k}: {} vs {want}", y[k]);
         }
     }
-    const FILTFILT_REFERENCE: [(usize, f64); 4] = [(0, 4.902759513506382), (17, 30.240749713813635), (42, -20.24665536178093), (59, 29.71114323544027)];
+    const FILTFILT_REFERENCE: [(usize, f64); 4] = [
+        (0, 4.902759513506382),
+        (17, 30.240749713813635),
+        (42, -20.24665536178093),
+        (59, 29.71114323544027),
+    ];
 
     #[test]
     fn a_constant_passes_unchanged() {
-        let y = LowPass { cutoff_hz: 6.0 }.apply(&[4.0; 40], 100.0).expect("valid");
+        let y = LowPass { cutoff_hz: 6.0 }
+            .apply(&[4.0; 40], 100.0)
+            .expect("valid");
         assert!(y.iter().all(|v| (v - 4.0).abs() < 1e-12));
     }
 
     #[test]
     fn a_cut_off_at_nyquist_is_rejected() {
-        assert!(LowPass { cutoff_hz: 50.0 }.apply(&[0.0; 40], 100.0).is_err());
+        assert!(
+            LowPass { cutoff_hz: 50.0 }
+                .apply(&[0.0; 40], 100.0)
+                .is_err()
+        );
     }
 }

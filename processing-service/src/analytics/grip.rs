@@ -30,11 +30,18 @@ pub struct GripMetrics {
 /// B10: episodes are runs of `F ≥ 0.1·max F` lasting at least 0.2 s; `dF/dt` is the
 /// B1 gradient of the whole signal, restricted to each episode.
 pub fn grip_metrics(force: &[f64], fs: f64) -> GripMetrics {
-    let peak_force = force
-        .iter()
-        .copied()
-        .fold(f64::NEG_INFINITY, |m, v| if v.is_nan() || m.is_nan() { f64::NAN } else { m.max(v) });
-    let peak_force = if force.is_empty() { f64::NAN } else { peak_force };
+    let peak_force = force.iter().copied().fold(f64::NEG_INFINITY, |m, v| {
+        if v.is_nan() || m.is_nan() {
+            f64::NAN
+        } else {
+            m.max(v)
+        }
+    });
+    let peak_force = if force.is_empty() {
+        f64::NAN
+    } else {
+        peak_force
+    };
     let episodes = runs_at_or_above(force, 0.1 * peak_force, min_samples(0.2, fs));
     let rate = gradient(force, fs);
 
@@ -42,15 +49,21 @@ pub fn grip_metrics(force: &[f64], fs: f64) -> GripMetrics {
     for episode in &episodes {
         let f = &force[episode.clone()];
         // The first maximum (first index on ties), as `np.argmax`.
-        let (peak_at, ep_peak) = f
+        let (peak_at, ep_peak) =
+            f.iter()
+                .copied()
+                .enumerate()
+                .fold((0, f64::NEG_INFINITY), |best, (i, v)| {
+                    if v > best.1 { (i, v) } else { best }
+                });
+        let max_rfd = rate[episode.clone()]
             .iter()
             .copied()
-            .enumerate()
-            .fold((0, f64::NEG_INFINITY), |best, (i, v)| if v > best.1 { (i, v) } else { best });
-        let max_rfd = rate[episode.clone()].iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            .fold(f64::NEG_INFINITY, f64::max);
         let hold: Vec<f64> = f.iter().copied().filter(|&v| v >= 0.8 * ep_peak).collect();
         let hold_mean = hold.iter().sum::<f64>() / hold.len() as f64;
-        let hold_var = hold.iter().map(|v| (v - hold_mean).powi(2)).sum::<f64>() / hold.len() as f64;
+        let hold_var =
+            hold.iter().map(|v| (v - hold_mean).powi(2)).sum::<f64>() / hold.len() as f64;
         let values = [
             ep_peak,
             peak_at as f64 / fs,
@@ -64,7 +77,13 @@ pub fn grip_metrics(force: &[f64], fs: f64) -> GripMetrics {
         }
     }
     let count = episodes.len() as f64;
-    let mean = |i: usize| if episodes.is_empty() { f64::NAN } else { sums[i] / count };
+    let mean = |i: usize| {
+        if episodes.is_empty() {
+            f64::NAN
+        } else {
+            sums[i] / count
+        }
+    };
     GripMetrics {
         peak_force,
         n_grips: episodes.len(),

@@ -33,9 +33,14 @@ pub fn min_max(x: &[f64]) -> (f64, f64) {
     if x.is_empty() {
         return (f64::NAN, f64::NAN);
     }
-    x.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
-        if v.is_nan() || lo.is_nan() { (f64::NAN, f64::NAN) } else { (lo.min(v), hi.max(v)) }
-    })
+    x.iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+            if v.is_nan() || lo.is_nan() {
+                (f64::NAN, f64::NAN)
+            } else {
+                (lo.min(v), hi.max(v))
+            }
+        })
 }
 
 /// B3: active range of motion, `max − min` in degrees.
@@ -90,10 +95,19 @@ pub fn abs_velocity_stats(velocity: &[f64]) -> (f64, f64) {
     if velocity.is_empty() {
         return (f64::NAN, f64::NAN);
     }
-    let (peak, sum) = velocity.iter().fold((f64::NEG_INFINITY, 0.0), |(peak, sum), v| {
-        let a = v.abs();
-        (if a.is_nan() || peak.is_nan() { f64::NAN } else { peak.max(a) }, sum + a)
-    });
+    let (peak, sum) = velocity
+        .iter()
+        .fold((f64::NEG_INFINITY, 0.0), |(peak, sum), v| {
+            let a = v.abs();
+            (
+                if a.is_nan() || peak.is_nan() {
+                    f64::NAN
+                } else {
+                    peak.max(a)
+                },
+                sum + a,
+            )
+        });
     (peak, sum / velocity.len() as f64)
 }
 
@@ -135,7 +149,9 @@ mod tests {
 
     #[test]
     fn repetitions_count_each_low_then_high_crossing_once() {
-        let x = [0.0, 50.0, 100.0, 60.0, 50.0, 100.0, 10.0, 100.0, 90.0, 100.0];
+        let x = [
+            0.0, 50.0, 100.0, 60.0, 50.0, 100.0, 10.0, 100.0, 90.0, 100.0,
+        ];
         // Armed at 0, count at 100; 60/50 do not re-arm (lo = 30); re-armed at 10.
         assert_eq!(count_repetitions(&x), 2);
     }

@@ -100,14 +100,22 @@ pub fn log_dimensionless_jerk_vector(
 ) -> Result<f64, AnalyticsError> {
     let n = columns.first().map_or(0, |c| c.len());
     if columns.iter().any(|c| c.len() != n) {
-        return Err(AnalyticsError::InvalidArgument("the columns of a vector profile differ in length".into()));
+        return Err(AnalyticsError::InvalidArgument(
+            "the columns of a vector profile differ in length".into(),
+        ));
     }
     if n < 3 {
         return Err(AnalyticsError::TooShort { len: n, min: 3 });
     }
     let means: Vec<f64> = columns
         .iter()
-        .map(|c| if kind == VectorKind::Acceleration && rem_mean { c.iter().sum::<f64>() / n as f64 } else { 0.0 })
+        .map(|c| {
+            if kind == VectorKind::Acceleration && rem_mean {
+                c.iter().sum::<f64>() / n as f64
+            } else {
+                0.0
+            }
+        })
         .collect();
     let (duration_exp, differences) = match kind {
         VectorKind::Velocity => (3, 2),
@@ -122,7 +130,11 @@ pub fn log_dimensionless_jerk_vector(
             .iter()
             .map(|c| {
                 // The mean cancels in a difference, so it is not subtracted here.
-                let d = if differences == 2 { (c[i + 2] - c[i + 1]) - (c[i + 1] - c[i]) } else { c[i + 1] - c[i] };
+                let d = if differences == 2 {
+                    (c[i + 2] - c[i + 1]) - (c[i + 1] - c[i])
+                } else {
+                    c[i + 1] - c[i]
+                };
                 d * d
             })
             .sum();
@@ -158,9 +170,12 @@ pub fn log_dimensionless_jerk_imu(
     fs: f64,
 ) -> Result<f64, AnalyticsError> {
     let n = acc[0].len();
-    let lengths_ok = acc.iter().all(|c| c.len() == n) && gyro_rad_s.is_none_or(|g| g.iter().all(|c| c.len() == n));
+    let lengths_ok = acc.iter().all(|c| c.len() == n)
+        && gyro_rad_s.is_none_or(|g| g.iter().all(|c| c.len() == n));
     if !lengths_ok {
-        return Err(AnalyticsError::InvalidArgument("IMU channels differ in length".into()));
+        return Err(AnalyticsError::InvalidArgument(
+            "IMU channels differ in length".into(),
+        ));
     }
     if n == 0 {
         return Err(AnalyticsError::EmptySignal);
@@ -180,11 +195,19 @@ pub fn log_dimensionless_jerk_imu(
         let mut j = if i == 0 {
             [0.0; 3]
         } else {
-            [(a[0] - acc[0][i - 1]) * fs, (a[1] - acc[1][i - 1]) * fs, (a[2] - acc[2][i - 1]) * fs]
+            [
+                (a[0] - acc[0][i - 1]) * fs,
+                (a[1] - acc[1][i - 1]) * fs,
+                (a[2] - acc[2][i - 1]) * fs,
+            ]
         };
         if let Some(g) = gyro_rad_s {
             let w = [g[0][i], g[1][i], g[2][i]];
-            let cross = [a[1] * w[2] - a[2] * w[1], a[2] * w[0] - a[0] * w[2], a[0] * w[1] - a[1] * w[0]];
+            let cross = [
+                a[1] * w[2] - a[2] * w[1],
+                a[2] * w[0] - a[0] * w[2],
+                a[0] * w[1] - a[1] * w[0],
+            ];
             for (jk, ck) in j.iter_mut().zip(cross) {
                 *jk -= ck;
             }
@@ -203,17 +226,25 @@ mod tests {
     #[test]
     fn the_published_doctest_gives_dj_minus_335_74684_and_ldlj_minus_5_81636() {
         let x = gaussian_doctest();
-        assert_eq!(format!("{:.5}", dimensionless_jerk(&x, 100.0)), "-335.74684");
-        assert_eq!(format!("{:.5}", log_dimensionless_jerk(&x, 100.0)), "-5.81636");
+        assert_eq!(
+            format!("{:.5}", dimensionless_jerk(&x, 100.0)),
+            "-335.74684"
+        );
+        assert_eq!(
+            format!("{:.5}", log_dimensionless_jerk(&x, 100.0)),
+            "-5.81636"
+        );
         assert!((log_dimensionless_jerk(&x, 100.0) - -5.816357414756398).abs() < 1e-12);
     }
 
     #[test]
     fn the_vector_form_matches_its_doctest_for_one_and_three_columns() {
         let x = gaussian_doctest();
-        let one = log_dimensionless_jerk_vector(&[&x], 100.0, VectorKind::Velocity, false).expect("200 samples");
+        let one = log_dimensionless_jerk_vector(&[&x], 100.0, VectorKind::Velocity, false)
+            .expect("200 samples");
         let three =
-            log_dimensionless_jerk_vector(&[&x, &x, &x], 100.0, VectorKind::Velocity, false).expect("200 samples");
+            log_dimensionless_jerk_vector(&[&x, &x, &x], 100.0, VectorKind::Velocity, false)
+                .expect("200 samples");
         assert_eq!(format!("{one:.5}"), "-5.81636");
         assert!((one - three).abs() < 1e-12);
     }
@@ -221,7 +252,9 @@ mod tests {
     #[test]
     fn for_a_given_sample_array_the_sample_rate_cancels() {
         let x = gaussian_doctest();
-        assert!((log_dimensionless_jerk(&x, 100.0) - log_dimensionless_jerk(&x, 1000.0)).abs() < 1e-9);
+        assert!(
+            (log_dimensionless_jerk(&x, 100.0) - log_dimensionless_jerk(&x, 1000.0)).abs() < 1e-9
+        );
     }
 
     #[test]
@@ -265,9 +298,18 @@ mod tests {
     #[test]
     fn dimensionless_jerk2_scales_duration_by_the_profile_kind() {
         let x = gaussian_doctest();
-        assert_eq!(dimensionless_jerk2(&x, 100.0, ProfileKind::Speed), dimensionless_jerk(&x, 100.0));
-        assert!((dimensionless_jerk2(&x, 100.0, ProfileKind::Accel) - DJ2_ACCL).abs() < 1e-9 * DJ2_ACCL.abs());
-        assert!((dimensionless_jerk2(&x, 100.0, ProfileKind::Jerk) - DJ2_JERK).abs() < 1e-9 * DJ2_JERK.abs());
+        assert_eq!(
+            dimensionless_jerk2(&x, 100.0, ProfileKind::Speed),
+            dimensionless_jerk(&x, 100.0)
+        );
+        assert!(
+            (dimensionless_jerk2(&x, 100.0, ProfileKind::Accel) - DJ2_ACCL).abs()
+                < 1e-9 * DJ2_ACCL.abs()
+        );
+        assert!(
+            (dimensionless_jerk2(&x, 100.0, ProfileKind::Jerk) - DJ2_JERK).abs()
+                < 1e-9 * DJ2_JERK.abs()
+        );
     }
     const DJ2_ACCL: f64 = -5.6032405891158215;
     const DJ2_JERK: f64 = -0.2802473829442727;
@@ -278,13 +320,16 @@ mod tests {
         let fs = 100.0;
         let ax: Vec<f64> = (0..n).map(|i| (i as f64 * 0.05).sin()).collect();
         let ay: Vec<f64> = (0..n).map(|i| 0.5 * (i as f64 * 0.03).cos()).collect();
-        let az: Vec<f64> = (0..n).map(|i| 9.81 + 0.1 * (i as f64 * 0.07).sin()).collect();
+        let az: Vec<f64> = (0..n)
+            .map(|i| 9.81 + 0.1 * (i as f64 * 0.07).sin())
+            .collect();
         let wx: Vec<f64> = (0..n).map(|i| 0.2 * (i as f64 * 0.02).sin()).collect();
         let wy: Vec<f64> = (0..n).map(|i| 0.1 * (i as f64 * 0.04).cos()).collect();
         let wz: Vec<f64> = (0..n).map(|i| 0.05 * i as f64 / n as f64).collect();
         let acc = [ax.as_slice(), ay.as_slice(), az.as_slice()];
         let gyro = [wx.as_slice(), wy.as_slice(), wz.as_slice()];
-        let with_gyro = log_dimensionless_jerk_imu(acc, Some(gyro), [0.0, 0.0, 9.81], fs).expect("valid");
+        let with_gyro =
+            log_dimensionless_jerk_imu(acc, Some(gyro), [0.0, 0.0, 9.81], fs).expect("valid");
         let without = log_dimensionless_jerk_imu(acc, None, [0.0, 0.0, 9.81], fs).expect("valid");
         assert!((with_gyro - IMU_REFERENCE[0]).abs() < 1e-9, "{with_gyro}");
         assert!((without - IMU_REFERENCE[1]).abs() < 1e-9, "{without}");

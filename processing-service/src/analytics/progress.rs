@@ -39,8 +39,15 @@ pub enum Direction {
 /// frequencies) have no direction.
 pub fn improvement_direction(metric: &str) -> Option<Direction> {
     match metric {
-        "sparc_mean" | "ldlj_mean" | "rom_deg" | "tam_partial_deg" | "peak_abs_vel_dps"
-        | "peak_joint_space_speed_dps" | "peak_force" | "mean_ep_peak" | "mean_max_rfd"
+        "sparc_mean"
+        | "ldlj_mean"
+        | "rom_deg"
+        | "tam_partial_deg"
+        | "peak_abs_vel_dps"
+        | "peak_joint_space_speed_dps"
+        | "peak_force"
+        | "mean_ep_peak"
+        | "mean_max_rfd"
         | "mean_hold_mean" => Some(Direction::HigherIsBetter),
         "movement_units_mean" | "band_power" | "tremor_rms" | "power_ratio" | "mean_hold_cv" => {
             Some(Direction::LowerIsBetter)
@@ -68,7 +75,10 @@ pub struct ProgressConfig {
 
 impl Default for ProgressConfig {
     fn default() -> Self {
-        Self { baseline_sessions: 3, sem: SemSource::BaselineSd { icc: DEFAULT_ICC } }
+        Self {
+            baseline_sessions: 3,
+            sem: SemSource::BaselineSd { icc: DEFAULT_ICC },
+        }
     }
 }
 
@@ -114,16 +124,24 @@ pub fn progress(
     config: &ProgressConfig,
 ) -> Result<Progress, AnalyticsError> {
     let Some(last) = sessions.last() else {
-        return Err(AnalyticsError::InvalidArgument("progress needs at least one session".into()));
+        return Err(AnalyticsError::InvalidArgument(
+            "progress needs at least one session".into(),
+        ));
     };
     if config.baseline_sessions == 0 {
-        return Err(AnalyticsError::InvalidArgument("the baseline needs at least one session".into()));
+        return Err(AnalyticsError::InvalidArgument(
+            "the baseline needs at least one session".into(),
+        ));
     }
     let k = config.baseline_sessions.min(sessions.len());
     let baseline_values: Vec<f64> = sessions[..k].iter().map(|s| s.value).collect();
     let baseline = mean(&baseline_values);
     let change = last.value - baseline;
-    let pct_change = if baseline == 0.0 { f64::NAN } else { 100.0 * change / baseline.abs() };
+    let pct_change = if baseline == 0.0 {
+        f64::NAN
+    } else {
+        100.0 * change / baseline.abs()
+    };
     let (slope, intercept, r_squared) = ols(sessions);
 
     let sem = match config.sem {
@@ -180,7 +198,11 @@ fn ols(sessions: &[SessionValue]) -> (f64, f64, f64) {
     }
     let slope = sxy / sxx;
     let intercept = my - slope * mx;
-    let ss_res: f64 = xs.iter().zip(&ys).map(|(x, y)| (y - intercept - slope * x).powi(2)).sum();
+    let ss_res: f64 = xs
+        .iter()
+        .zip(&ys)
+        .map(|(x, y)| (y - intercept - slope * x).powi(2))
+        .sum();
     (slope, intercept, 1.0 - ss_res / syy)
 }
 
@@ -189,13 +211,21 @@ mod tests {
     use super::*;
 
     fn series(values: &[f64]) -> Vec<SessionValue> {
-        values.iter().enumerate().map(|(i, &value)| SessionValue { x: i as f64, value }).collect()
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, &value)| SessionValue { x: i as f64, value })
+            .collect()
     }
 
     #[test]
     fn baseline_is_the_mean_of_the_first_k_sessions() {
-        let p = progress("rom_deg", &series(&[60.0, 62.0, 64.0, 70.0, 80.0]), &ProgressConfig::default())
-            .expect("sessions given");
+        let p = progress(
+            "rom_deg",
+            &series(&[60.0, 62.0, 64.0, 70.0, 80.0]),
+            &ProgressConfig::default(),
+        )
+        .expect("sessions given");
         assert_eq!(p.baseline, 62.0);
         assert_eq!(p.latest, 80.0);
         assert_eq!(p.change, 18.0);
@@ -204,7 +234,12 @@ mod tests {
 
     #[test]
     fn a_perfect_line_has_r_squared_one() {
-        let p = progress("rom_deg", &series(&[1.0, 3.0, 5.0, 7.0]), &ProgressConfig::default()).expect("ok");
+        let p = progress(
+            "rom_deg",
+            &series(&[1.0, 3.0, 5.0, 7.0]),
+            &ProgressConfig::default(),
+        )
+        .expect("ok");
         assert!((p.slope - 2.0).abs() < 1e-12);
         assert!((p.intercept - 1.0).abs() < 1e-12);
         assert!((p.r_squared - 1.0).abs() < 1e-12);
@@ -212,7 +247,10 @@ mod tests {
 
     #[test]
     fn mdc_comes_from_the_baseline_sd_and_the_icc() {
-        let config = ProgressConfig { baseline_sessions: 3, sem: SemSource::BaselineSd { icc: 0.75 } };
+        let config = ProgressConfig {
+            baseline_sessions: 3,
+            sem: SemSource::BaselineSd { icc: 0.75 },
+        };
         let p = progress("tremor_rms", &series(&[10.0, 12.0, 14.0, 3.0]), &config).expect("ok");
         // SD = 2, SEM = 2·√0.25 = 1, MDC95 = 1.96·√2 ≈ 2.77; change = 3 − 12 = −9.
         assert!((p.sem - 1.0).abs() < 1e-12);
@@ -224,7 +262,10 @@ mod tests {
 
     #[test]
     fn a_change_within_the_mdc_is_not_real() {
-        let config = ProgressConfig { baseline_sessions: 2, sem: SemSource::Fixed(5.0) };
+        let config = ProgressConfig {
+            baseline_sessions: 2,
+            sem: SemSource::Fixed(5.0),
+        };
         let p = progress("sparc_mean", &series(&[-2.0, -2.2, -1.5]), &config).expect("ok");
         assert!(!p.real_change);
         // SPARC is negative: higher (closer to 0) is better, and pct keeps that sign.

@@ -22,7 +22,13 @@ pub enum Finger {
 }
 
 impl Finger {
-    pub const ALL: [Finger; 5] = [Self::Thumb, Self::Index, Self::Middle, Self::Ring, Self::Little];
+    pub const ALL: [Finger; 5] = [
+        Self::Thumb,
+        Self::Index,
+        Self::Middle,
+        Self::Ring,
+        Self::Little,
+    ];
 
     /// The lower-case name used in joint names and in the report.
     pub fn name(self) -> &'static str {
@@ -129,10 +135,19 @@ pub struct Recording {
 impl Recording {
     /// Validates `input`; error paths start with `path` (e.g. `"sensors"`).
     pub fn from_input(input: SensorsInput, path: &str) -> Result<Self, AnalyticsError> {
-        let at = |field: &str| if path.is_empty() { field.to_owned() } else { format!("{path}.{field}") };
+        let at = |field: &str| {
+            if path.is_empty() {
+                field.to_owned()
+            } else {
+                format!("{path}.{field}")
+            }
+        };
         let fs = input.sample_rate_hz;
         if !(fs.is_finite() && SAMPLE_RATE_RANGE_HZ.contains(&fs)) {
-            return Err(invalid(at("sample_rate_hz"), format!("must be between 20 and 1000 Hz, got {fs}")));
+            return Err(invalid(
+                at("sample_rate_hz"),
+                format!("must be between 20 and 1000 Hz, got {fs}"),
+            ));
         }
 
         let mut channels: Vec<(String, &[f64])> = Vec::new();
@@ -148,7 +163,10 @@ impl Recording {
             channels.push((field, values));
             angles_deg.insert(id, Vec::new());
         }
-        for (name, sensor) in [("gyro_dps", &input.gyro_dps), ("accel_ms2", &input.accel_ms2)] {
+        for (name, sensor) in [
+            ("gyro_dps", &input.gyro_dps),
+            ("accel_ms2", &input.accel_ms2),
+        ] {
             if let Some(t) = sensor {
                 for (axis, values) in ["x", "y", "z"].into_iter().zip(t.axes()) {
                     channels.push((at(&format!("{name}.{axis}")), values));
@@ -160,11 +178,17 @@ impl Recording {
         }
 
         let Some((first_field, first)) = channels.first() else {
-            return Err(invalid(at("angles_deg"), "the recording has no channels".into()));
+            return Err(invalid(
+                at("angles_deg"),
+                "the recording has no channels".into(),
+            ));
         };
         let len = first.len();
         if len == 0 {
-            return Err(invalid(first_field.clone(), "the recording has no samples".into()));
+            return Err(invalid(
+                first_field.clone(),
+                "the recording has no samples".into(),
+            ));
         }
         for (field, values) in &channels {
             if values.len() != len {
@@ -174,7 +198,10 @@ impl Recording {
                 ));
             }
             if let Some(i) = values.iter().position(|v| !v.is_finite()) {
-                return Err(invalid(format!("{field}[{i}]"), "not a finite number".into()));
+                return Err(invalid(
+                    format!("{field}[{i}]"),
+                    "not a finite number".into(),
+                ));
             }
         }
 
@@ -196,8 +223,12 @@ impl Recording {
     /// Parses and validates a `sensors` object.
     pub fn parse_sensors_json(bytes: &[u8]) -> Result<Self, AnalyticsError> {
         let mut de = serde_json::Deserializer::from_slice(bytes);
-        let input: SensorsInput = serde_path_to_error::deserialize(&mut de).map_err(|e| json_error("sensors", &e))?;
-        de.end().map_err(|e| AnalyticsError::Json { path: "sensors".into(), message: e.to_string() })?;
+        let input: SensorsInput =
+            serde_path_to_error::deserialize(&mut de).map_err(|e| json_error("sensors", &e))?;
+        de.end().map_err(|e| AnalyticsError::Json {
+            path: "sensors".into(),
+            message: e.to_string(),
+        })?;
         Self::from_input(input, "sensors")
     }
 
@@ -205,12 +236,16 @@ impl Recording {
     /// `sensors` field) or a bare `sensors` object.
     pub fn parse_json(bytes: &[u8]) -> Result<Self, AnalyticsError> {
         let mut value: serde_json::Value =
-            serde_json::from_slice(bytes).map_err(|e| AnalyticsError::Json { path: "$".into(), message: e.to_string() })?;
+            serde_json::from_slice(bytes).map_err(|e| AnalyticsError::Json {
+                path: "$".into(),
+                message: e.to_string(),
+            })?;
         let (sensors, path) = match value.get_mut("sensors") {
             Some(sensors) => (sensors.take(), "sensors"),
             None => (value, ""),
         };
-        let input: SensorsInput = serde_path_to_error::deserialize(sensors).map_err(|e| json_error(path, &e))?;
+        let input: SensorsInput =
+            serde_path_to_error::deserialize(sensors).map_err(|e| json_error(path, &e))?;
         Self::from_input(input, path)
     }
 
@@ -257,7 +292,10 @@ fn json_error<E: fmt::Display>(prefix: &str, e: &serde_path_to_error::Error<E>) 
         (false, true) => prefix.to_owned(),
         (false, false) => format!("{prefix}.{inner}"),
     };
-    AnalyticsError::Json { path, message: e.inner().to_string() }
+    AnalyticsError::Json {
+        path,
+        message: e.inner().to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -292,7 +330,10 @@ mod tests {
     fn floats_parse_correctly_rounded() {
         let r = parse(r#"{"sample_rate_hz": 100, "angles_deg": {"index_mcp": [0.1, 2.2250738585072014e-308]}}"#)
             .expect("valid");
-        let x = &r.angles_deg()[&JointId { finger: Finger::Index, joint: Joint::Mcp }];
+        let x = &r.angles_deg()[&JointId {
+            finger: Finger::Index,
+            joint: Joint::Mcp,
+        }];
         assert_eq!(x[0].to_bits(), 0.1_f64.to_bits());
         assert_eq!(x[1], f64::MIN_POSITIVE);
     }
@@ -301,32 +342,52 @@ mod tests {
     fn unequal_channel_lengths_name_the_field() {
         let err = parse(r#"{"sensors": {"sample_rate_hz": 100, "angles_deg": {"index_mcp": [1, 2]}, "gyro_dps": {"x": [1, 2], "y": [1], "z": [1, 2]}}}"#)
             .expect_err("y is short");
-        assert!(err.to_string().starts_with("sensors.gyro_dps.y: has 1 samples"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("sensors.gyro_dps.y: has 1 samples"),
+            "{err}"
+        );
     }
 
     #[test]
     fn an_unknown_joint_names_the_field() {
-        let err = parse(r#"{"sample_rate_hz": 100, "angles_deg": {"index_knuckle": [1]}}"#).expect_err("bad name");
-        assert!(err.to_string().starts_with("angles_deg.index_knuckle: unknown joint"), "{err}");
+        let err = parse(r#"{"sample_rate_hz": 100, "angles_deg": {"index_knuckle": [1]}}"#)
+            .expect_err("bad name");
+        assert!(
+            err.to_string()
+                .starts_with("angles_deg.index_knuckle: unknown joint"),
+            "{err}"
+        );
     }
 
     #[test]
     fn a_sample_rate_out_of_range_is_rejected() {
-        let err = parse(r#"{"sensors": {"sample_rate_hz": 10, "angles_deg": {"index_mcp": [1]}}}"#).expect_err("10 Hz");
-        assert!(err.to_string().starts_with("sensors.sample_rate_hz:"), "{err}");
+        let err = parse(r#"{"sensors": {"sample_rate_hz": 10, "angles_deg": {"index_mcp": [1]}}}"#)
+            .expect_err("10 Hz");
+        assert!(
+            err.to_string().starts_with("sensors.sample_rate_hz:"),
+            "{err}"
+        );
     }
 
     #[test]
     fn a_wrong_type_names_the_element() {
-        let err = parse(r#"{"sensors": {"sample_rate_hz": 100, "angles_deg": {"index_mcp": [1, "x"]}}}"#)
-            .expect_err("a string");
-        assert!(err.to_string().starts_with("sensors.angles_deg.index_mcp[1]:"), "{err}");
+        let err =
+            parse(r#"{"sensors": {"sample_rate_hz": 100, "angles_deg": {"index_mcp": [1, "x"]}}}"#)
+                .expect_err("a string");
+        assert!(
+            err.to_string()
+                .starts_with("sensors.angles_deg.index_mcp[1]:"),
+            "{err}"
+        );
     }
 
     #[test]
     fn a_misspelt_channel_is_rejected() {
-        let err = parse(r#"{"sample_rate_hz": 100, "angles_deg": {}, "gyro": {"x": [], "y": [], "z": []}}"#)
-            .expect_err("unknown field");
+        let err = parse(
+            r#"{"sample_rate_hz": 100, "angles_deg": {}, "gyro": {"x": [], "y": [], "z": []}}"#,
+        )
+        .expect_err("unknown field");
         assert!(err.to_string().contains("gyro"), "{err}");
     }
 

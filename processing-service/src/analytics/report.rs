@@ -5,17 +5,20 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::AnalyticsError;
 use super::filter::LowPass;
 use super::grip::{GripMetrics, grip_metrics};
 use super::kinematics::{
-    abs_velocity_stats, count_repetitions, gradient, joint_space_speed, range_of_motion, total_active_motion,
+    abs_velocity_stats, count_repetitions, gradient, joint_space_speed, range_of_motion,
+    total_active_motion,
 };
 use super::ldlj::{VectorKind, log_dimensionless_jerk_vector};
 use super::recording::{Finger, Recording};
-use super::segmentation::{MOVEMENT_UNIT_AMP_TH_DPS, MOVEMENT_UNIT_MIN_DT_S, movement_segments, movement_units};
+use super::segmentation::{
+    MOVEMENT_UNIT_AMP_TH_DPS, MOVEMENT_UNIT_MIN_DT_S, movement_segments, movement_units,
+};
 use super::sparc::sparc;
 use super::tremor::{TremorMetrics, tremor_metrics};
-use super::AnalyticsError;
 
 /// How a recording is prepared before the metric stage.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -32,14 +35,20 @@ pub const DEFAULT_ANGLE_CUTOFF_HZ: f64 = 8.0;
 
 impl Default for AnalysisConfig {
     fn default() -> Self {
-        Self { angle_lowpass: Some(LowPass { cutoff_hz: DEFAULT_ANGLE_CUTOFF_HZ }) }
+        Self {
+            angle_lowpass: Some(LowPass {
+                cutoff_hz: DEFAULT_ANGLE_CUTOFF_HZ,
+            }),
+        }
     }
 }
 
 impl AnalysisConfig {
     /// The metric stage on the signals exactly as given.
     pub fn raw() -> Self {
-        Self { angle_lowpass: None }
+        Self {
+            angle_lowpass: None,
+        }
     }
 }
 
@@ -120,13 +129,19 @@ pub fn analyze(recording: &Recording, config: &AnalysisConfig) -> Result<Report,
 
     let mut fingers = BTreeMap::new();
     for finger in Finger::ALL {
-        let mine: Vec<_> = joints_data.iter().filter(|(id, _, _)| id.finger == finger).collect();
+        let mine: Vec<_> = joints_data
+            .iter()
+            .filter(|(id, _, _)| id.finger == finger)
+            .collect();
         if mine.is_empty() {
             continue;
         }
         let angles: Vec<&[f64]> = mine.iter().map(|(_, a, _)| a.as_slice()).collect();
         let velocities: Vec<&[f64]> = mine.iter().map(|(_, _, v)| v.as_slice()).collect();
-        fingers.insert(finger.name().to_owned(), finger_report(&angles, &velocities, fs));
+        fingers.insert(
+            finger.name().to_owned(),
+            finger_report(&angles, &velocities, fs),
+        );
     }
 
     let tremor = match (recording.gyro_dps(), recording.accel_ms2()) {
@@ -138,13 +153,24 @@ pub fn analyze(recording: &Recording, config: &AnalysisConfig) -> Result<Report,
     };
     let grip = recording.grip_force_n().map(|f| grip_metrics(f, fs));
 
-    Ok(Report { joints, fingers, tremor, grip })
+    Ok(Report {
+        joints,
+        fingers,
+        tremor,
+        grip,
+    })
 }
 
 /// One finger: B4 TAM, B2 speed, B6 segments, and per segment A1, A2 [S21], B7.
 fn finger_report(angles: &[&[f64]], velocities: &[&[f64]], fs: f64) -> FingerReport {
     let speed = joint_space_speed(velocities);
-    let peak = speed.iter().copied().fold(f64::NEG_INFINITY, |m, v| if v.is_nan() || m.is_nan() { f64::NAN } else { m.max(v) });
+    let peak = speed.iter().copied().fold(f64::NEG_INFINITY, |m, v| {
+        if v.is_nan() || m.is_nan() {
+            f64::NAN
+        } else {
+            m.max(v)
+        }
+    });
     let segments = movement_segments(&speed, fs);
 
     let (mut sparc_sum, mut ldlj_sum, mut units_sum) = (0.0, 0.0, 0.0);
@@ -153,12 +179,23 @@ fn finger_report(angles: &[&[f64]], velocities: &[&[f64]], fs: f64) -> FingerRep
         // 10 % threshold is 0) is NaN, as `[S21]` wraps it.
         sparc_sum += sparc(&speed[segment.clone()], fs).unwrap_or(f64::NAN);
         let columns: Vec<&[f64]> = velocities.iter().map(|v| &v[segment.clone()]).collect();
-        ldlj_sum += log_dimensionless_jerk_vector(&columns, fs, VectorKind::Velocity, false).unwrap_or(f64::NAN);
-        units_sum +=
-            movement_units(&speed[segment.clone()], fs, MOVEMENT_UNIT_AMP_TH_DPS, MOVEMENT_UNIT_MIN_DT_S) as f64;
+        ldlj_sum += log_dimensionless_jerk_vector(&columns, fs, VectorKind::Velocity, false)
+            .unwrap_or(f64::NAN);
+        units_sum += movement_units(
+            &speed[segment.clone()],
+            fs,
+            MOVEMENT_UNIT_AMP_TH_DPS,
+            MOVEMENT_UNIT_MIN_DT_S,
+        ) as f64;
     }
     let count = segments.len() as f64;
-    let mean = |sum: f64| if segments.is_empty() { f64::NAN } else { sum / count };
+    let mean = |sum: f64| {
+        if segments.is_empty() {
+            f64::NAN
+        } else {
+            sum / count
+        }
+    };
     FingerReport {
         tam_partial_deg: total_active_motion(angles),
         peak_joint_space_speed_dps: if speed.is_empty() { f64::NAN } else { peak },
@@ -175,10 +212,17 @@ mod tests {
     use crate::analytics::recording::{SensorsInput, Triaxial};
     use crate::analytics::testing::sine;
 
-    fn recording(angles: &[(&str, Vec<f64>)], gyro: Option<Triaxial>, grip: Option<Vec<f64>>) -> Recording {
+    fn recording(
+        angles: &[(&str, Vec<f64>)],
+        gyro: Option<Triaxial>,
+        grip: Option<Vec<f64>>,
+    ) -> Recording {
         let input = SensorsInput {
             sample_rate_hz: 100.0,
-            angles_deg: angles.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect(),
+            angles_deg: angles
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .collect(),
             gyro_dps: gyro,
             accel_ms2: None,
             grip_force_n: grip,
@@ -191,7 +235,11 @@ mod tests {
         (0..400)
             .map(|i| {
                 let t = (i % 200) as f64 / 100.0;
-                if t < 1.0 { amplitude * 0.5 * (1.0 - (2.0 * std::f64::consts::PI * t).cos()) } else { 0.0 }
+                if t < 1.0 {
+                    amplitude * 0.5 * (1.0 - (2.0 * std::f64::consts::PI * t).cos())
+                } else {
+                    0.0
+                }
             })
             .collect()
     }
@@ -199,14 +247,19 @@ mod tests {
     #[test]
     fn absent_sensors_give_absent_sections() {
         let r = recording(&[("index_mcp", flexions(60.0))], None, None);
-        let json = serde_json::to_value(analyze(&r, &AnalysisConfig::raw()).expect("valid")).expect("serialises");
+        let json = serde_json::to_value(analyze(&r, &AnalysisConfig::raw()).expect("valid"))
+            .expect("serialises");
         assert!(json.get("joints").is_some() && json.get("fingers").is_some());
         assert!(json.get("tremor").is_none() && json.get("grip").is_none());
     }
 
     #[test]
     fn each_flexion_is_a_repetition_and_a_segment() {
-        let r = recording(&[("index_mcp", flexions(60.0)), ("index_pip", flexions(80.0))], None, None);
+        let r = recording(
+            &[("index_mcp", flexions(60.0)), ("index_pip", flexions(80.0))],
+            None,
+            None,
+        );
         let report = analyze(&r, &AnalysisConfig::raw()).expect("valid");
         let mcp = report.joints["index_mcp"];
         assert!((mcp.rom_deg - 60.0).abs() < 1e-9);
@@ -216,13 +269,20 @@ mod tests {
         // Each cycle is a flexion then an extension, two speed bells per cycle.
         assert_eq!(index.n_segments, 4);
         assert_eq!(index.movement_units_mean, 1.0);
-        assert!(index.sparc_mean < -1.0 && index.sparc_mean > -2.0, "{index:?}");
+        assert!(
+            index.sparc_mean < -1.0 && index.sparc_mean > -2.0,
+            "{index:?}"
+        );
     }
 
     #[test]
     fn a_gyro_tremor_shows_in_the_tremor_section() {
         let n = 400;
-        let gyro = Triaxial { x: sine(n, 100.0, 6.0, 4.0), y: vec![0.0; n], z: vec![0.0; n] };
+        let gyro = Triaxial {
+            x: sine(n, 100.0, 6.0, 4.0),
+            y: vec![0.0; n],
+            z: vec![0.0; n],
+        };
         let r = recording(&[("thumb_ip", flexions(30.0))], Some(gyro), None);
         let report = analyze(&r, &AnalysisConfig::default()).expect("valid");
         let tremor = report.tremor.and_then(|t| t.gyro).expect("a gyro section");
@@ -232,7 +292,8 @@ mod tests {
     #[test]
     fn non_finite_values_serialise_as_null() {
         let r = recording(&[("ring_mcp", vec![5.0; 100])], None, Some(vec![0.0; 100]));
-        let json = serde_json::to_value(analyze(&r, &AnalysisConfig::raw()).expect("valid")).expect("serialises");
+        let json = serde_json::to_value(analyze(&r, &AnalysisConfig::raw()).expect("valid"))
+            .expect("serialises");
         // An all-zero force has threshold 0, so the whole recording is one episode
         // (B6 taken literally) whose hold CV is 0/0.
         assert_eq!(json["grip"]["n_grips"], 1);

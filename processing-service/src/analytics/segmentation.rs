@@ -36,7 +36,13 @@ pub fn runs_at_or_above(x: &[f64], threshold: f64, min_len: usize) -> Vec<Range<
 /// B6: the movement segments of a speed profile: runs of `s >= 0.10·max(s)` lasting
 /// at least 0.2 s.
 pub fn movement_segments(speed: &[f64], fs: f64) -> Vec<Range<usize>> {
-    let peak = speed.iter().copied().fold(f64::NEG_INFINITY, |m, v| if v.is_nan() || m.is_nan() { f64::NAN } else { m.max(v) });
+    let peak = speed.iter().copied().fold(f64::NEG_INFINITY, |m, v| {
+        if v.is_nan() || m.is_nan() {
+            f64::NAN
+        } else {
+            m.max(v)
+        }
+    });
     runs_at_or_above(speed, 0.10 * peak, min_samples(0.2, fs))
 }
 
@@ -103,7 +109,9 @@ mod tests {
 
     #[test]
     fn one_smooth_bell_is_one_movement_unit() {
-        let s: Vec<f64> = (0..100).map(|i| 100.0 * (std::f64::consts::PI * i as f64 / 99.0).sin()).collect();
+        let s: Vec<f64> = (0..100)
+            .map(|i| 100.0 * (std::f64::consts::PI * i as f64 / 99.0).sin())
+            .collect();
         assert_eq!(movement_units(&s, 100.0, 10.0, 0.15), 1);
     }
 

@@ -1,7 +1,7 @@
 //! A1: the spectral arc length (SPARC), ported from `[S15] sparc()`.
 
 use super::AnalyticsError;
-use super::fft::padded_magnitudes;
+use super::fft::padded_power;
 
 /// The parameters of A1, with the published defaults.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -16,14 +16,22 @@ pub struct SparcParams {
 
 impl Default for SparcParams {
     fn default() -> Self {
-        Self { padlevel: 4, fc_hz: 10.0, amp_th: 0.05 }
+        Self {
+            padlevel: 4,
+            fc_hz: 10.0,
+            amp_th: 0.05,
+        }
     }
 }
 
 impl SparcParams {
     /// The 2012 TBME spectral arc length (SAL): a fixed 20 Hz cut-off, no threshold.
     pub fn sal() -> Self {
-        Self { padlevel: 4, fc_hz: 20.0, amp_th: 0.0 }
+        Self {
+            padlevel: 4,
+            fc_hz: 20.0,
+            amp_th: 0.0,
+        }
     }
 }
 
@@ -43,11 +51,16 @@ pub fn sparc_with(movement: &[f64], fs: f64, params: SparcParams) -> Result<f64,
     }
     // A1 step 1: nfft = 2^(ceil(log2 N) + padlevel); `next_power_of_two` is 2^ceil(log2 N).
     let nfft = n.next_power_of_two() << params.padlevel;
-    let half = padded_magnitudes(movement, nfft);
+    let power = padded_power(movement, nfft);
 
     // A1 step 2: normalise by the maximum over the whole spectrum. For real input the
-    // negative-frequency half mirrors the positive one, so the one-sided max is the max.
-    let peak = half.iter().copied().fold(f64::NEG_INFINITY, nan_max);
+    // negative-frequency half mirrors the positive one, so the one-sided max is the
+    // max; and since sqrt is monotonic, max |X| = sqrt(max |X|²). NaN bins (from a
+    // non-finite input) need no special care: every Mf is then NaN and step 4 fails.
+    let peak = power
+        .iter()
+        .fold(0.0_f64, |m, &p| if p > m { p } else { m })
+        .sqrt();
     // `np.arange(0, fs, fs/nfft)`: k * step, where step = fs/nfft is exact (nfft is a
     // power of two), so this is bit-identical to the reference's frequency grid.
     let step = fs / nfft as f64;
@@ -55,17 +68,24 @@ pub fn sparc_with(movement: &[f64], fs: f64, params: SparcParams) -> Result<f64,
     // Bin k of the full two-sided spectrum, mirrored for k > nfft/2 (A1 edge case
     // "fc >= fs/2": the mirrored negative frequencies are then included).
     let mag = |k: usize| {
-        let m = if k <= nfft / 2 { half[k] } else { half[nfft - k] };
-        m / peak
+        let p = if k <= nfft / 2 {
+            power[k]
+        } else {
+            power[nfft - k]
+        };
+        p.sqrt() / peak
     };
 
     // A1 step 3: the bins with f[k] <= fc form a prefix 0..kept (f is increasing).
-    let kept = (0..nfft).take_while(|&k| freq(k) <= params.fc_hz).count();
+    let kept = bins_at_or_below(params.fc_hz, step, nfft);
 
     // A1 step 4: the first and last kept bin with Mf >= amp_th; everything between
     // them is used, including bins that dip below the threshold.
     let above = |k: &usize| mag(*k) >= params.amp_th;
-    let no_bin = AnalyticsError::NoSpectrumAboveThreshold { fc_hz: params.fc_hz, amp_th: params.amp_th };
+    let no_bin = AnalyticsError::NoSpectrumAboveThreshold {
+        fc_hz: params.fc_hz,
+        amp_th: params.amp_th,
+    };
     let i0 = (0..kept).find(above).ok_or_else(|| no_bin.clone())?;
     let i1 = (0..kept).rev().find(above).ok_or(no_bin)?;
 
@@ -85,9 +105,20 @@ pub fn sparc_with(movement: &[f64], fs: f64, params: SparcParams) -> Result<f64,
     Ok(if arc == 0.0 { 0.0 } else { -arc })
 }
 
-/// `max` that propagates NaN like numpy's.
-fn nan_max(a: f64, b: f64) -> f64 {
-    if a.is_nan() || b.is_nan() { f64::NAN } else { a.max(b) }
+/// The number of bins `k < nfft` with `k·step <= fc`: an estimate from the division,
+/// corrected against the exact comparison the reference makes.
+fn bins_at_or_below(fc: f64, step: f64, nfft: usize) -> usize {
+    if fc.is_nan() || fc < 0.0 {
+        return 0;
+    }
+    let mut kept = ((fc / step).floor() as usize).saturating_add(1).min(nfft);
+    while kept > 0 && (kept - 1) as f64 * step > fc {
+        kept -= 1;
+    }
+    while kept < nfft && kept as f64 * step <= fc {
+        kept += 1;
+    }
+    kept
 }
 
 #[cfg(test)]
@@ -134,8 +165,15 @@ mod tests {
         // fs = 16 Hz, fc = 10 Hz > fs/2: bins up to 10 Hz include mirrored negative
         // frequencies. Reference value from numpy's full two-sided FFT.
         let x: Vec<f64> = (0..5).map(|i| 1.0 + i as f64).collect();
-        let value = sparc_with(&x, 16.0, SparcParams { amp_th: 0.0, ..SparcParams::default() })
-            .expect("a non-zero signal has a spectrum");
+        let value = sparc_with(
+            &x,
+            16.0,
+            SparcParams {
+                amp_th: 0.0,
+                ..SparcParams::default()
+            },
+        )
+        .expect("a non-zero signal has a spectrum");
         assert!((value - MIRRORED_REFERENCE).abs() < 1e-12, "{value}");
     }
     const MIRRORED_REFERENCE: f64 = -1.5261685500742728;
@@ -149,10 +187,20 @@ mod tests {
         for v in &values {
             assert_eq!(format!("{v:.6}"), "-1.405916", "{values:?}");
         }
+        // Verified against the numpy reference.
+        for (v, want) in values.iter().zip(MJT_SPARC) {
+            assert!((v - want).abs() < 1e-12, "{v} vs {want}");
+        }
         let spread = values.iter().copied().fold(f64::MIN, f64::max)
             - values.iter().copied().fold(f64::MAX, f64::min);
         assert!(spread < 1e-6, "{values:?}");
     }
+
+    const MJT_SPARC: [f64; 3] = [
+        -1.4059158184581924,
+        -1.4059164642943425,
+        -1.4059164240268567,
+    ];
 
     #[test]
     fn a_smoother_profile_has_a_higher_sparc() {

@@ -10,7 +10,10 @@ pub(crate) fn arange(start: f64, stop: f64, step: f64) -> Vec<f64> {
 
 /// The published doctest signal: `exp(-5 t²)`, `t = arange(-1, 1, 0.01)` (200 samples).
 pub(crate) fn gaussian_doctest() -> Vec<f64> {
-    arange(-1.0, 1.0, 0.01).iter().map(|t| (-5.0 * t * t).exp()).collect()
+    arange(-1.0, 1.0, 0.01)
+        .iter()
+        .map(|t| (-5.0 * t * t).exp())
+        .collect()
 }
 
 /// The minimum-jerk reach of section C's findings, as a speed profile.

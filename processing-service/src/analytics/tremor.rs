@@ -52,7 +52,7 @@ pub fn welch(x: &[f64], fs: f64) -> Option<Psd> {
         start += hop;
     }
 
-    let nyquist_bin = (len % 2 == 0).then_some(len / 2);
+    let nyquist_bin = len.is_multiple_of(2).then_some(len / 2);
     for (k, p) in power.iter_mut().enumerate() {
         *p = *p * scale / segments as f64;
         if k != 0 && Some(k) != nyquist_bin {
@@ -62,7 +62,11 @@ pub fn welch(x: &[f64], fs: f64) -> Option<Psd> {
     // `rfftfreq(L, d)`: k · (1 / (L·d)) with d = 1/fs.
     let val = 1.0 / (len as f64 * (1.0 / fs));
     let freqs_hz = (0..bins).map(|k| k as f64 * val).collect();
-    Some(Psd { freqs_hz, power, df_hz: fs / len as f64 })
+    Some(Psd {
+        freqs_hz,
+        power,
+        df_hz: fs / len as f64,
+    })
 }
 
 /// scipy's `get_window('hann', L)` (periodic): `0.5 − 0.5·cos(2πn/L)`; a 1-sample
@@ -100,7 +104,11 @@ pub fn tremor_metrics(axes: [&[f64]; 3], fs: f64) -> TremorMetrics {
         let Some(psd) = welch(axis, fs) else { continue };
         match summed.as_mut() {
             None => summed = Some(psd),
-            Some(total) => total.power.iter_mut().zip(&psd.power).for_each(|(t, p)| *t += p),
+            Some(total) => total
+                .power
+                .iter_mut()
+                .zip(&psd.power)
+                .for_each(|(t, p)| *t += p),
         }
     }
     match summed {
@@ -160,10 +168,20 @@ mod tests {
         assert_eq!(psd.power.len(), 201);
         for (k, expected) in WELCH_REFERENCE {
             let got = psd.power[k];
-            assert!((got - expected).abs() <= 1e-9 * expected.abs() + 1e-12, "bin {k}: {got} vs {expected}");
+            assert!(
+                (got - expected).abs() <= 1e-9 * expected.abs() + 1e-12,
+                "bin {k}: {got} vs {expected}"
+            );
         }
     }
-    const WELCH_REFERENCE: [(usize, f64); 6] = [(0, 3.3911395193310344e-06), (23, 1.3745215913105533), (24, 5.391595532657961), (30, 5.704466274276607e-08), (57, 4.668860542246226e-10), (200, 1.4422818092403136e-13)];
+    const WELCH_REFERENCE: [(usize, f64); 6] = [
+        (0, 3.3911395193310344e-06),
+        (23, 1.3745215913105533),
+        (24, 5.391595532657961),
+        (30, 5.704466274276607e-08),
+        (57, 4.668860542246226e-10),
+        (200, 1.4422818092403136e-13),
+    ];
 
     #[test]
     fn a_6_hz_tremor_is_found_at_6_hz() {

@@ -34,7 +34,11 @@ impl AnalyseGame {
 }
 
 impl Handler for AnalyseGame {
-    async fn handle(&self, envelope: Envelope, context: DeliveryContext) -> Result<(), HandlerError> {
+    async fn handle(
+        &self,
+        envelope: Envelope,
+        context: DeliveryContext,
+    ) -> Result<(), HandlerError> {
         let Event::ProcessingV1(event) = &envelope.event else {
             return Err(HandlerError::permanent(anyhow::anyhow!(
                 "`{}` does not belong on the processing queue",

@@ -36,7 +36,10 @@ impl Worker {
             .await
             .context("Failed to connect to MongoDB")?;
         let results = ResultsStore::new(&database);
-        results.ensure_indexes().await.context("Failed to create the results indexes")?;
+        results
+            .ensure_indexes()
+            .await
+            .context("Failed to create the results indexes")?;
         let bus = Bus::new(settings.bus.clone());
         bus.declare_topology("processing-service setup")
             .await
@@ -57,7 +60,10 @@ impl Worker {
 
     /// Consumes until `shutdown` fires, then finishes the games in hand.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        self.runner.run(shutdown).await.context("The consumer failed")?;
+        self.runner
+            .run(shutdown)
+            .await
+            .context("The consumer failed")?;
         self.publisher.close().await;
         Ok(())
     }

@@ -60,7 +60,11 @@ impl ResultsStore {
     pub async fn ensure_indexes(&self) -> mongodb::error::Result<()> {
         let by_patient = IndexModel::builder()
             .keys(doc! { "user_id": 1, "exercise": 1, "started_at": 1 })
-            .options(IndexOptions::builder().name("by_patient_exercise".to_owned()).build())
+            .options(
+                IndexOptions::builder()
+                    .name("by_patient_exercise".to_owned())
+                    .build(),
+            )
             .build();
         self.results.create_index(by_patient).await?;
         Ok(())
@@ -108,12 +112,20 @@ impl ResultsStore {
 
     /// The stored result of a game, if any.
     pub async fn result(&self, game_id: Uuid) -> mongodb::error::Result<Option<Document>> {
-        self.results.find_one(doc! { "_id": game_id.to_string() }).await
+        self.results
+            .find_one(doc! { "_id": game_id.to_string() })
+            .await
     }
 
     /// The stored progress of a patient on an exercise, if any.
-    pub async fn progress(&self, user_id: Uuid, exercise: &str) -> mongodb::error::Result<Option<Document>> {
-        self.progress.find_one(doc! { "_id": progress_id(user_id, exercise) }).await
+    pub async fn progress(
+        &self,
+        user_id: Uuid,
+        exercise: &str,
+    ) -> mongodb::error::Result<Option<Document>> {
+        self.progress
+            .find_one(doc! { "_id": progress_id(user_id, exercise) })
+            .await
     }
 
     /// Recomputes B11 progress over every processed session of the patient's
@@ -136,22 +148,35 @@ impl ResultsStore {
         for (index, session) in sessions.iter().enumerate() {
             let x = index as f64;
             if let Some(score) = session.get("score").and_then(Bson::as_i64) {
-                series.entry("score".into()).or_default().push(SessionValue { x, value: score as f64 });
+                series
+                    .entry("score".into())
+                    .or_default()
+                    .push(SessionValue {
+                        x,
+                        value: score as f64,
+                    });
             }
             let metrics: Value = session
                 .get("metrics")
                 .map(|m| m.clone().into_relaxed_extjson())
                 .unwrap_or(Value::Null);
             for (name, value) in flatten(&metrics) {
-                series.entry(name).or_default().push(SessionValue { x, value });
+                series
+                    .entry(name)
+                    .or_default()
+                    .push(SessionValue { x, value });
             }
         }
         let mut metrics = Vec::with_capacity(series.len());
         for (name, values) in &series {
             // A metric with no usable session has no progress; skip it.
-            let Ok(p) = progress(leaf(name), values, config) else { continue };
+            let Ok(p) = progress(leaf(name), values, config) else {
+                continue;
+            };
             // Through JSON so NaN (undefined trend, no MDC yet) is stored as null.
-            let Ok(mut json) = serde_json::to_value(p) else { continue };
+            let Ok(mut json) = serde_json::to_value(p) else {
+                continue;
+            };
             json["metric"] = Value::String(name.clone());
             metrics.push(bson::to_bson(&json)?);
         }
@@ -167,7 +192,10 @@ impl ResultsStore {
         }};
         let written = self
             .progress
-            .update_one(doc! { "_id": &id, "session_count": { "$lte": count } }, update)
+            .update_one(
+                doc! { "_id": &id, "session_count": { "$lte": count } },
+                update,
+            )
             .upsert(true)
             .await;
         match written {

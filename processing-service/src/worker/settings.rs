@@ -34,11 +34,14 @@ impl WorkerSettings {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         let number = |name: &str, default: u64| -> anyhow::Result<u64> {
             var(name).map_or(Ok(default), |v| {
-                v.trim().parse().with_context(|| format!("{name}={v:?} is not a whole number"))
+                v.trim()
+                    .parse()
+                    .with_context(|| format!("{name}={v:?} is not a whole number"))
             })
         };
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        let concurrency = usize::try_from(number("M2M_PROCESSING_CONCURRENCY", cores as u64)?)?.max(1);
+        let concurrency =
+            usize::try_from(number("M2M_PROCESSING_CONCURRENCY", cores as u64)?)?.max(1);
         let default_prefetch = u64::try_from(concurrency * 2)?;
         let prefetch = u16::try_from(number("M2M_PROCESSING_PREFETCH", default_prefetch)?)
             .context("M2M_PROCESSING_PREFETCH must be at most 65535")?;
@@ -50,7 +53,11 @@ impl WorkerSettings {
             prefetch,
             shutdown_grace: Duration::from_secs(number("M2M_SHUTDOWN_GRACE_SECS", 30)?),
             max_recording_bytes: usize::try_from(number("M2M_MAX_RECORDING_BYTES", 16 << 20)?)?,
-            analysis: if raw { AnalysisConfig::raw() } else { AnalysisConfig::default() },
+            analysis: if raw {
+                AnalysisConfig::raw()
+            } else {
+                AnalysisConfig::default()
+            },
         })
     }
 }

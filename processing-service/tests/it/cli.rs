@@ -3,13 +3,26 @@
 use crate::helpers::{TempFile, analyze, assert_close, run_cli, sample_recording};
 
 const JOINTS: [&str; 10] = [
-    "thumb_mcp", "thumb_ip", "index_mcp", "index_pip", "middle_mcp", "middle_pip", "ring_mcp", "ring_pip",
-    "little_mcp", "little_pip",
+    "thumb_mcp",
+    "thumb_ip",
+    "index_mcp",
+    "index_pip",
+    "middle_mcp",
+    "middle_pip",
+    "ring_mcp",
+    "ring_pip",
+    "little_mcp",
+    "little_pip",
 ];
 const FINGERS: [&str; 5] = ["thumb", "index", "middle", "ring", "little"];
 
 fn keys(value: &serde_json::Value) -> Vec<String> {
-    let mut keys: Vec<String> = value.as_object().expect("an object").keys().cloned().collect();
+    let mut keys: Vec<String> = value
+        .as_object()
+        .expect("an object")
+        .keys()
+        .cloned()
+        .collect();
     keys.sort();
     keys
 }
@@ -23,7 +36,10 @@ fn sorted(names: &[&str]) -> Vec<String> {
 #[test]
 fn analyze_prints_the_report_shape_for_a_full_recording() {
     let report = analyze(&sample_recording(), &["--raw"]);
-    assert_eq!(keys(&report), sorted(&["fingers", "grip", "joints", "tremor"]));
+    assert_eq!(
+        keys(&report),
+        sorted(&["fingers", "grip", "joints", "tremor"])
+    );
     assert_eq!(keys(&report["joints"]), sorted(&JOINTS));
     for joint in JOINTS {
         assert_eq!(
@@ -45,7 +61,13 @@ fn analyze_prints_the_report_shape_for_a_full_recording() {
             ])
         );
     }
-    let tremor_keys = sorted(&["band_power", "peak_freq_hz", "power_ratio", "total_power", "tremor_rms"]);
+    let tremor_keys = sorted(&[
+        "band_power",
+        "peak_freq_hz",
+        "power_ratio",
+        "total_power",
+        "tremor_rms",
+    ]);
     assert_eq!(keys(&report["tremor"]), sorted(&["accel", "gyro"]));
     assert_eq!(keys(&report["tremor"]["gyro"]), tremor_keys);
     assert_eq!(keys(&report["tremor"]["accel"]), tremor_keys);
@@ -75,7 +97,11 @@ fn raw_analysis_of_the_sample_matches_the_reference_values() {
     assert_eq!(pip["n_reps"], 3);
     let index = &r["fingers"]["index"];
     assert_close(&index["tam_partial_deg"], 152.12, 1e-12);
-    assert_close(&index["peak_joint_space_speed_dps"], 273.77956461357735, 1e-12);
+    assert_close(
+        &index["peak_joint_space_speed_dps"],
+        273.77956461357735,
+        1e-12,
+    );
     assert_eq!(index["n_segments"], 6);
     assert_close(&index["sparc_mean"], -1.5237880763153242, 1e-9);
     assert_close(&index["ldlj_mean"], -12.589156655775525, 1e-9);
@@ -101,7 +127,10 @@ fn the_default_low_pass_tames_noise_in_ldlj_and_movement_units() {
     assert_close(&filtered["ldlj_mean"], -5.163509694789889, 1e-9);
     assert_eq!(filtered["movement_units_mean"], 1.0);
     assert!(raw["ldlj_mean"].as_f64() < Some(-10.0));
-    let sparc_shift = raw["sparc_mean"].as_f64().zip(filtered["sparc_mean"].as_f64()).map(|(a, b)| (a - b).abs());
+    let sparc_shift = raw["sparc_mean"]
+        .as_f64()
+        .zip(filtered["sparc_mean"].as_f64())
+        .map(|(a, b)| (a - b).abs());
     assert!(sparc_shift < Some(0.05), "{sparc_shift:?}");
 }
 
@@ -126,29 +155,44 @@ fn a_bad_file_exits_non_zero_with_the_field_path() {
     assert!(!output.status.success());
     assert!(output.stdout.is_empty());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("sensors.grip_force_n: has 2 samples but sensors.angles_deg.index_mcp has 3"), "{stderr}");
+    assert!(
+        stderr
+            .contains("sensors.grip_force_n: has 2 samples but sensors.angles_deg.index_mcp has 3"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn an_unknown_joint_exits_non_zero_naming_it() {
-    let file = TempFile::with_contents("joint.json", r#"{"sample_rate_hz": 100, "angles_deg": {"index_cmc": [1]}}"#);
+    let file = TempFile::with_contents(
+        "joint.json",
+        r#"{"sample_rate_hz": 100, "angles_deg": {"index_cmc": [1]}}"#,
+    );
     let output = run_cli(&["analyze", file.0.to_str().expect("UTF-8")]);
     assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("angles_deg.index_cmc: unknown joint"));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("angles_deg.index_cmc: unknown joint")
+    );
 }
 
 #[test]
 fn a_missing_file_exits_non_zero() {
     let output = run_cli(&["analyze", "/nonexistent/recording.json"]);
     assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("Failed to read /nonexistent/recording.json"));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("Failed to read /nonexistent/recording.json")
+    );
 }
 
 #[test]
-fn no_arguments_means_the_worker_which_is_not_built_yet() {
-    let output = run_cli(&[]);
+fn no_arguments_starts_the_worker_which_names_an_unreachable_store() {
+    // Nothing listens on port 1: the worker must fail fast and say why.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_processing-service"))
+        .env("M2M_MONGODB_URL", "mongodb://127.0.0.1:1")
+        .output()
+        .expect("the binary runs");
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("worker is not built yet"));
+    assert!(stderr.contains("Failed to connect to MongoDB"), "{stderr}");
 }

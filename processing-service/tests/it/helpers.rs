@@ -29,14 +29,23 @@ pub fn analyze(file: &Path, extra: &[&str]) -> serde_json::Value {
     let mut args = vec!["analyze", path];
     args.extend_from_slice(extra);
     let output = run_cli(&args);
-    assert!(output.status.success(), "analyze failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "analyze failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     serde_json::from_slice(&output.stdout).expect("analyze prints one JSON object")
 }
 
 /// Asserts `actual` is a number within `rtol` (relative) of `expected`.
 pub fn assert_close(actual: &serde_json::Value, expected: f64, rtol: f64) {
-    let got = actual.as_f64().unwrap_or_else(|| panic!("{actual} is not a number"));
-    assert!((got - expected).abs() <= rtol * expected.abs(), "{got} is not within {rtol} of {expected}");
+    let got = actual
+        .as_f64()
+        .unwrap_or_else(|| panic!("{actual} is not a number"));
+    assert!(
+        (got - expected).abs() <= rtol * expected.abs(),
+        "{got} is not within {rtol} of {expected}"
+    );
 }
 
 /// A file in a fresh temporary directory, removed with the returned guard's drop.
@@ -49,7 +58,8 @@ static NEXT_TEMP: AtomicUsize = AtomicUsize::new(0);
 impl TempFile {
     pub fn with_contents(name: &str, contents: &str) -> Self {
         let n = NEXT_TEMP.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("processing-service-it-{}-{n}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("processing-service-it-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("the temp dir is writable");
         let path = dir.join(name);
         std::fs::write(&path, contents).expect("the temp dir is writable");

@@ -17,7 +17,9 @@ fn python_with_scipy() -> bool {
 /// Compares the CLI's report with the reference's on `file` in `mode`.
 fn assert_agrees_with_reference(file: &std::path::Path, extra: &[&str]) {
     if !python_with_scipy() {
-        eprintln!("SKIPPED: python3 with numpy and scipy is not available (pip install numpy scipy)");
+        eprintln!(
+            "SKIPPED: python3 with numpy and scipy is not available (pip install numpy scipy)"
+        );
         return;
     }
     let ours = analyze(file, extra);
@@ -29,9 +31,14 @@ fn assert_agrees_with_reference(file: &std::path::Path, extra: &[&str]) {
         .args(extra)
         .output()
         .expect("python3 starts");
-    assert!(output.status.success(), "reference failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "reference failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let ours_file = TempFile::with_contents("ours.json", &ours.to_string());
-    let theirs_file = TempFile::with_contents("reference.json", &String::from_utf8_lossy(&output.stdout));
+    let theirs_file =
+        TempFile::with_contents("reference.json", &String::from_utf8_lossy(&output.stdout));
     let compare = Command::new("python3")
         .arg(bench_dir().join("compare_reports.py"))
         .arg(&ours_file.0)
@@ -39,7 +46,11 @@ fn assert_agrees_with_reference(file: &std::path::Path, extra: &[&str]) {
         .args(["--rtol", "1e-9"])
         .output()
         .expect("python3 starts");
-    assert!(compare.status.success(), "reports differ:\n{}", String::from_utf8_lossy(&compare.stdout));
+    assert!(
+        compare.status.success(),
+        "reports differ:\n{}",
+        String::from_utf8_lossy(&compare.stdout)
+    );
 }
 
 #[test]
@@ -55,7 +66,9 @@ fn filtered_analysis_agrees_with_the_numpy_reference_to_1e_9() {
 #[test]
 fn a_50_hz_recording_agrees_with_the_numpy_reference_to_1e_9() {
     if !python_with_scipy() {
-        eprintln!("SKIPPED: python3 with numpy and scipy is not available (pip install numpy scipy)");
+        eprintln!(
+            "SKIPPED: python3 with numpy and scipy is not available (pip install numpy scipy)"
+        );
         return;
     }
     let output = Command::new("python3")
@@ -63,7 +76,11 @@ fn a_50_hz_recording_agrees_with_the_numpy_reference_to_1e_9() {
         .args(["--seconds", "7", "--fs", "50", "--seed", "3"])
         .output()
         .expect("python3 starts");
-    assert!(output.status.success(), "generator failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "generator failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let file = TempFile::with_contents("rec50.json", &String::from_utf8_lossy(&output.stdout));
     assert_agrees_with_reference(&file.0, &["--raw"]);
     assert_agrees_with_reference(&file.0, &["--lowpass-hz", "6"]);

@@ -4,10 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use shared_events::lapin::options::{BasicGetOptions, QueueDeleteOptions};
 use mongodb::bson::{Document, doc};
 use processing_service::worker::{ResultsStore, Worker, WorkerSettings};
 use shared_events::events::{EncodedRecording, GameOutcome, ProcessingEventV1};
+use shared_events::lapin::options::{BasicGetOptions, QueueDeleteOptions};
 use shared_events::{Bus, BusSettings, Envelope, Event, Publisher, WorkQueue};
 use shared_store::StoreSettings;
 use time::OffsetDateTime;
@@ -54,8 +54,11 @@ impl TestWorker {
         let stats = worker.stats();
         let stop = CancellationToken::new();
         let token = stop.clone();
-        let task = tokio::spawn(async move { worker.run_until_stopped(token).await.expect("worker run") });
-        let database = shared_store::connect_mongodb(&store_settings, "worker tests").await.expect("mongodb");
+        let task =
+            tokio::spawn(async move { worker.run_until_stopped(token).await.expect("worker run") });
+        let database = shared_store::connect_mongodb(&store_settings, "worker tests")
+            .await
+            .expect("mongodb");
         let bus = Bus::new(bus_settings);
         Self {
             publisher: Publisher::new(bus.clone(), "test publisher"),
@@ -81,7 +84,9 @@ impl TestWorker {
                     queues.extend([topology.queue(queue), topology.retry_queue(queue)]);
                 }
                 for queue in queues {
-                    let _ = channel.queue_delete(queue.as_str().into(), QueueDeleteOptions::default()).await;
+                    let _ = channel
+                        .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
+                        .await;
                 }
             }
             let _ = connection.close(200, "cleanup".into()).await;
@@ -111,7 +116,8 @@ impl TestWorker {
     }
 
     async fn reconciliation(&self) -> Option<Envelope> {
-        self.next_message(&self.bus.topology().queue(WorkQueue::Reconciliation)).await
+        self.next_message(&self.bus.topology().queue(WorkQueue::Reconciliation))
+            .await
     }
 
     async fn result_count(&self, game_id: Uuid) -> u64 {
@@ -124,8 +130,9 @@ impl TestWorker {
 }
 
 fn sample_sensors() -> Vec<u8> {
-    let body: serde_json::Value = serde_json::from_str(include_str!("../../testdata/grasp_10s_100hz.json"))
-        .expect("sample recording");
+    let body: serde_json::Value =
+        serde_json::from_str(include_str!("../../testdata/grasp_10s_100hz.json"))
+            .expect("sample recording");
     serde_json::to_vec(&body["sensors"]).expect("sensors")
 }
 
@@ -150,27 +157,59 @@ fn game_id(envelope: &Envelope) -> Uuid {
 async fn a_game_is_analysed_saved_and_reconciled() {
     let worker = TestWorker::start().await;
     let user = Uuid::now_v7();
-    let sent = game(user, EncodedRecording::from_json(&sample_sensors()).expect("encode"));
+    let sent = game(
+        user,
+        EncodedRecording::from_json(&sample_sensors()).expect("encode"),
+    );
     worker.publisher.publish(&sent).await.expect("publish");
 
-    let reconciliation = worker.reconciliation().await.expect("a reconciliation event");
-    let Event::ReconciliationV1(event) = &reconciliation.event else { panic!("wrong event") };
+    let reconciliation = worker
+        .reconciliation()
+        .await
+        .expect("a reconciliation event");
+    let Event::ReconciliationV1(event) = &reconciliation.event else {
+        panic!("wrong event")
+    };
     assert_eq!(event.game_id, game_id(&sent));
     assert_eq!(event.outcome, GameOutcome::Processed);
-    assert_eq!(reconciliation.correlation_id, sent.correlation_id, "one correlation id end to end");
+    assert_eq!(
+        reconciliation.correlation_id, sent.correlation_id,
+        "one correlation id end to end"
+    );
     assert_eq!(reconciliation.causation_id, Some(sent.id));
 
-    let result = worker.store.result(game_id(&sent)).await.expect("read").expect("a result");
+    let result = worker
+        .store
+        .result(game_id(&sent))
+        .await
+        .expect("read")
+        .expect("a result");
     assert_eq!(result.get_str("status").expect("status"), "processed");
     let metrics = result.get_document("metrics").expect("metrics");
-    let index = metrics.get_document("fingers").and_then(|f| f.get_document("index")).expect("index finger");
+    let index = metrics
+        .get_document("fingers")
+        .and_then(|f| f.get_document("index"))
+        .expect("index finger");
     assert!(index.get_f64("sparc_mean").expect("sparc").is_finite());
-    assert!(metrics.get_document("tremor").expect("tremor").contains_key("gyro"));
+    assert!(
+        metrics
+            .get_document("tremor")
+            .expect("tremor")
+            .contains_key("gyro")
+    );
 
-    let progress = worker.store.progress(user, "grasp_and_release").await.expect("read").expect("progress");
+    let progress = worker
+        .store
+        .progress(user, "grasp_and_release")
+        .await
+        .expect("read")
+        .expect("progress");
     assert_eq!(progress.get_i64("session_count").expect("count"), 1);
     let rows = progress.get_array("metrics").expect("metrics");
-    assert!(rows.iter().any(|row| row.as_document().and_then(|d| d.get_str("metric").ok()) == Some("fingers.index.sparc_mean")));
+    assert!(rows.iter().any(
+        |row| row.as_document().and_then(|d| d.get_str("metric").ok())
+            == Some("fingers.index.sparc_mean")
+    ));
     worker.stop().await;
 }
 
@@ -178,15 +217,34 @@ async fn a_game_is_analysed_saved_and_reconciled() {
 async fn a_duplicate_delivery_leaves_one_result() {
     let worker = TestWorker::start().await;
     let user = Uuid::now_v7();
-    let sent = game(user, EncodedRecording::from_json(&sample_sensors()).expect("encode"));
+    let sent = game(
+        user,
+        EncodedRecording::from_json(&sample_sensors()).expect("encode"),
+    );
     worker.publisher.publish(&sent).await.expect("publish");
-    worker.publisher.publish(&sent).await.expect("publish again");
+    worker
+        .publisher
+        .publish(&sent)
+        .await
+        .expect("publish again");
 
     assert!(worker.reconciliation().await.is_some());
-    assert!(worker.reconciliation().await.is_some(), "each delivery is reconciled; the gateway dedupes");
+    assert!(
+        worker.reconciliation().await.is_some(),
+        "each delivery is reconciled; the gateway dedupes"
+    );
     assert_eq!(worker.result_count(game_id(&sent)).await, 1);
-    let progress = worker.store.progress(user, "grasp_and_release").await.expect("read").expect("progress");
-    assert_eq!(progress.get_i64("session_count").expect("count"), 1, "one session, not two");
+    let progress = worker
+        .store
+        .progress(user, "grasp_and_release")
+        .await
+        .expect("read")
+        .expect("progress");
+    assert_eq!(
+        progress.get_i64("session_count").expect("count"),
+        1,
+        "one session, not two"
+    );
     worker.stop().await;
 }
 
@@ -195,7 +253,10 @@ async fn a_poison_recording_fails_the_game_once_and_does_not_loop() {
     let worker = TestWorker::start().await;
     // Valid zstd and JSON, impossible content: a sample rate far out of range.
     let poison = br#"{"sample_rate_hz": 5, "angles_deg": {"index_mcp": [1, 2, 3]}}"#;
-    let sent = game(Uuid::now_v7(), EncodedRecording::from_json(poison).expect("encode"));
+    let sent = game(
+        Uuid::now_v7(),
+        EncodedRecording::from_json(poison).expect("encode"),
+    );
     worker.publisher.publish(&sent).await.expect("publish");
     // And one whose bytes are not a recording at all.
     let mut corrupt = EncodedRecording::from_json(b"{}").expect("encode");
@@ -204,17 +265,36 @@ async fn a_poison_recording_fails_the_game_once_and_does_not_loop() {
     worker.publisher.publish(&garbled).await.expect("publish");
 
     for _ in 0..2 {
-        let reconciliation = worker.reconciliation().await.expect("a reconciliation event");
-        let Event::ReconciliationV1(event) = &reconciliation.event else { panic!("wrong event") };
-        let GameOutcome::Failed { reason } = &event.outcome else { panic!("the game must fail") };
-        let expected = if event.game_id == game_id(&sent) { "sample_rate_hz" } else { "zstd" };
+        let reconciliation = worker
+            .reconciliation()
+            .await
+            .expect("a reconciliation event");
+        let Event::ReconciliationV1(event) = &reconciliation.event else {
+            panic!("wrong event")
+        };
+        let GameOutcome::Failed { reason } = &event.outcome else {
+            panic!("the game must fail")
+        };
+        let expected = if event.game_id == game_id(&sent) {
+            "sample_rate_hz"
+        } else {
+            "zstd"
+        };
         assert!(reason.contains(expected), "{reason}");
     }
-    let result = worker.store.result(game_id(&sent)).await.expect("read").expect("a result");
+    let result = worker
+        .store
+        .result(game_id(&sent))
+        .await
+        .expect("read")
+        .expect("a result");
     assert_eq!(result.get_str("status").expect("status"), "failed");
     // Handled once each: no retry, no dead letter, nothing left to loop.
     tokio::time::sleep(Duration::from_millis(800)).await;
     let stats = worker.stats.snapshot();
-    assert_eq!((stats.handled, stats.retried, stats.dead_lettered), (2, 0, 0));
+    assert_eq!(
+        (stats.handled, stats.retried, stats.dead_lettered),
+        (2, 0, 0)
+    );
     worker.stop().await;
 }
