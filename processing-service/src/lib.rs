@@ -5,7 +5,7 @@
 //! - [`analytics`]: the metrics of `GLOVE_METRICS.md` as a pure library (no I/O,
 //!   no async), entered through [`analytics::analyze`] on a validated
 //!   [`analytics::Recording`]; the queue worker calls it on a blocking thread.
-//!   - `recording`: the typed, validated sensor input (`sensors` of `POST /game`).
+//!   - `recording`: the validated sensor input, re-exported from `shared_events::recording`.
 //!   - `report`: the whole-recording analysis and its JSON shape.
 //!   - `sparc`, `ldlj`: the smoothness measures of section A (SPARC; LDLJ 1-D, vector, IMU).
 //!   - `kinematics`: angular velocity, joint-space speed, ROM, TAM, repetitions, peak/mean velocity (B1-B5, B8).

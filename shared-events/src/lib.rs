@@ -7,6 +7,8 @@
 //! # Layout
 //! - [`envelope`]: the envelope (id, type, version, times, correlation) and its JSON.
 //! - [`events`]: every event, one module each, behind one exhaustive enum.
+//! - [`recording`]: the glove recording (`sensors` of `POST /game`), parsed and
+//!   validated with field paths; what the gateway accepts and the workers analyse.
 //! - [`topology`]: the names and arguments of every exchange and queue, declared
 //!   idempotently by every process.
 //! - [`settings`]: the bus configuration read from `M2M_*` variables.
@@ -23,6 +25,7 @@ pub mod consumer;
 pub mod envelope;
 pub mod events;
 pub mod publisher;
+pub mod recording;
 pub mod settings;
 pub mod shutdown;
 pub mod stream;

@@ -23,10 +23,7 @@ pub enum AnalyticsError {
     /// non-positive sample rate, a filter cut-off at or above Nyquist, ...).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
-    /// The recording's JSON does not have the expected shape or types.
-    #[error("{path}: {message}")]
-    Json { path: String, message: String },
-    /// The recording parsed but its values break a rule (lengths, ranges, names).
-    #[error("{path}: {reason}")]
-    InvalidRecording { path: String, reason: String },
+    /// The recording is not valid (see [`shared_events::recording`]).
+    #[error(transparent)]
+    Recording(#[from] shared_events::recording::RecordingError),
 }

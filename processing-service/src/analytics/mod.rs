@@ -12,7 +12,6 @@ pub mod grip;
 pub mod kinematics;
 pub mod ldlj;
 pub mod progress;
-pub mod recording;
 pub mod report;
 pub mod segmentation;
 pub mod sparc;
@@ -22,8 +21,10 @@ pub mod tremor;
 mod testing;
 
 pub use error::AnalyticsError;
-pub use recording::Recording;
 pub use report::{AnalysisConfig, Report, analyze};
+/// The recording schema lives in the event contract; re-exported where the
+/// analytics have always found it.
+pub use shared_events::recording::{self, Recording};
 
 /// The version of the analytics stored with every result. Bump it whenever any
 /// metric's output may change for the same input, so stored results can be told

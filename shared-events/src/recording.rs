@@ -1,11 +1,47 @@
-//! The typed sensor recording: what the glove sends, parsed and validated.
+//! The glove recording: the `sensors` object of `POST /game`, parsed and validated.
+//!
+//! It is part of the event contract: the gateway validates an upload with it
+//! (refusing bad input with the offending field path) and a processing worker
+//! parses the recording of a `processing.requested` event with it, so both agree
+//! on what a valid recording is.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::Deserialize;
 
-use super::AnalyticsError;
+/// Why a recording was refused, with the path of the offending field
+/// (`sensors.angles_deg.index_mcp[17]`).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RecordingError {
+    /// The JSON does not have the expected shape or types.
+    #[error("{path}: {message}")]
+    Json { path: String, message: String },
+    /// The recording parsed but its values break a rule (lengths, ranges, names).
+    #[error("{path}: {reason}")]
+    Invalid { path: String, reason: String },
+}
+
+impl RecordingError {
+    /// The offending field's path.
+    pub fn path(&self) -> &str {
+        match self {
+            RecordingError::Json { path, .. } | RecordingError::Invalid { path, .. } => path,
+        }
+    }
+
+    /// What is wrong with it.
+    pub fn reason(&self) -> &str {
+        match self {
+            RecordingError::Json { message, .. } => message,
+            RecordingError::Invalid { reason, .. } => reason,
+        }
+    }
+}
+
+/// The longest recording accepted: a game lasts minutes, and a bound keeps one
+/// upload from tying up a worker for long.
+pub const MAX_DURATION_S: f64 = 30.0 * 60.0;
 
 /// The accepted sample rates, in Hz. Below 20 Hz the 0.2 s segments have four
 /// samples and the tremor band passes Nyquist (section C: fs > 24 Hz for 12 Hz).
@@ -134,7 +170,7 @@ pub struct Recording {
 
 impl Recording {
     /// Validates `input`; error paths start with `path` (e.g. `"sensors"`).
-    pub fn from_input(input: SensorsInput, path: &str) -> Result<Self, AnalyticsError> {
+    pub fn from_input(input: SensorsInput, path: &str) -> Result<Self, RecordingError> {
         let at = |field: &str| {
             if path.is_empty() {
                 field.to_owned()
@@ -177,6 +213,14 @@ impl Recording {
             channels.push((at("grip_force_n"), grip));
         }
 
+        // Angles come first in `channels`: at least one joint is required, since
+        // every finger metric and the game itself are about joint motion.
+        if input.angles_deg.is_empty() {
+            return Err(invalid(
+                at("angles_deg"),
+                "at least one joint angle channel is required".into(),
+            ));
+        }
         let Some((first_field, first)) = channels.first() else {
             return Err(invalid(
                 at("angles_deg"),
@@ -188,6 +232,15 @@ impl Recording {
             return Err(invalid(
                 first_field.clone(),
                 "the recording has no samples".into(),
+            ));
+        }
+        let duration_s = len as f64 / fs;
+        if duration_s > MAX_DURATION_S {
+            return Err(invalid(
+                first_field.clone(),
+                format!(
+                    "{len} samples at {fs} Hz last {duration_s:.0} s; at most {MAX_DURATION_S:.0} s are accepted"
+                ),
             ));
         }
         for (field, values) in &channels {
@@ -221,11 +274,11 @@ impl Recording {
     }
 
     /// Parses and validates a `sensors` object.
-    pub fn parse_sensors_json(bytes: &[u8]) -> Result<Self, AnalyticsError> {
+    pub fn parse_sensors_json(bytes: &[u8]) -> Result<Self, RecordingError> {
         let mut de = serde_json::Deserializer::from_slice(bytes);
         let input: SensorsInput =
             serde_path_to_error::deserialize(&mut de).map_err(|e| json_error("sensors", &e))?;
-        de.end().map_err(|e| AnalyticsError::Json {
+        de.end().map_err(|e| RecordingError::Json {
             path: "sensors".into(),
             message: e.to_string(),
         })?;
@@ -234,9 +287,9 @@ impl Recording {
 
     /// Parses and validates either a whole `POST /game` body (an object with a
     /// `sensors` field) or a bare `sensors` object.
-    pub fn parse_json(bytes: &[u8]) -> Result<Self, AnalyticsError> {
+    pub fn parse_json(bytes: &[u8]) -> Result<Self, RecordingError> {
         let mut value: serde_json::Value =
-            serde_json::from_slice(bytes).map_err(|e| AnalyticsError::Json {
+            serde_json::from_slice(bytes).map_err(|e| RecordingError::Json {
                 path: "$".into(),
                 message: e.to_string(),
             })?;
@@ -280,11 +333,11 @@ impl Recording {
     }
 }
 
-fn invalid(path: String, reason: String) -> AnalyticsError {
-    AnalyticsError::InvalidRecording { path, reason }
+fn invalid(path: String, reason: String) -> RecordingError {
+    RecordingError::Invalid { path, reason }
 }
 
-fn json_error<E: fmt::Display>(prefix: &str, e: &serde_path_to_error::Error<E>) -> AnalyticsError {
+fn json_error<E: fmt::Display>(prefix: &str, e: &serde_path_to_error::Error<E>) -> RecordingError {
     let inner = e.path().to_string();
     let path = match (prefix.is_empty(), inner == ".") {
         (true, true) => "$".to_owned(),
@@ -292,7 +345,7 @@ fn json_error<E: fmt::Display>(prefix: &str, e: &serde_path_to_error::Error<E>) 
         (false, true) => prefix.to_owned(),
         (false, false) => format!("{prefix}.{inner}"),
     };
-    AnalyticsError::Json {
+    RecordingError::Json {
         path,
         message: e.inner().to_string(),
     }
@@ -302,7 +355,7 @@ fn json_error<E: fmt::Display>(prefix: &str, e: &serde_path_to_error::Error<E>) 
 mod tests {
     use super::*;
 
-    fn parse(json: &str) -> Result<Recording, AnalyticsError> {
+    fn parse(json: &str) -> Result<Recording, RecordingError> {
         Recording::parse_json(json.as_bytes())
     }
 
@@ -389,6 +442,37 @@ mod tests {
         )
         .expect_err("unknown field");
         assert!(err.to_string().contains("gyro"), "{err}");
+    }
+
+    #[test]
+    fn a_recording_needs_a_joint_angle_channel() {
+        let err = parse(r#"{"sample_rate_hz": 100, "angles_deg": {}, "grip_force_n": [1, 2]}"#)
+            .expect_err("no joints");
+        assert_eq!(err.path(), "angles_deg");
+        assert!(err.reason().contains("at least one joint"), "{err}");
+    }
+
+    #[test]
+    fn a_recording_longer_than_thirty_minutes_is_rejected() {
+        let samples = vec!["0"; 1801 * 20].join(",");
+        let json =
+            format!(r#"{{"sample_rate_hz": 20, "angles_deg": {{"index_mcp": [{samples}]}}}}"#);
+        let err = parse(&json).expect_err("too long");
+        assert_eq!(err.path(), "angles_deg.index_mcp");
+        let exactly = vec!["0"; 1800 * 20].join(",");
+        let json =
+            format!(r#"{{"sample_rate_hz": 20, "angles_deg": {{"index_mcp": [{exactly}]}}}}"#);
+        assert!(parse(&json).is_ok(), "30 minutes is allowed");
+    }
+
+    #[test]
+    fn a_non_finite_value_names_its_index() {
+        // JSON has no NaN; a number too large for f64 is how one arrives.
+        let err = Recording::parse_sensors_json(
+            br#"{"sample_rate_hz": 100, "angles_deg": {"index_mcp": [1, 2, 1e999]}}"#,
+        )
+        .expect_err("infinite");
+        assert_eq!(err.path(), "sensors.angles_deg.index_mcp[2]", "{err}");
     }
 
     #[test]
