@@ -17,19 +17,31 @@ use uuid::Uuid;
 const WAIT: Duration = Duration::from_secs(30);
 
 /// A running worker with its own bus prefix and database.
-struct TestWorker {
-    bus: Bus,
-    publisher: Publisher,
-    store: ResultsStore,
+pub struct TestWorker {
+    pub bus: Bus,
+    pub publisher: Publisher,
+    pub store: ResultsStore,
     database: mongodb::Database,
     stop: CancellationToken,
     task: tokio::task::JoinHandle<()>,
     stats: Arc<shared_events::consumer::RunnerStats>,
 }
 
+/// The environment that puts a worker process on the stack named `unique`.
+pub fn stack_env(unique: &str) -> [(&'static str, String); 2] {
+    [
+        ("M2M_BUS_PREFIX", format!("test-{unique}")),
+        ("M2M_MONGODB_DB", format!("test_{unique}")),
+    ]
+}
+
 impl TestWorker {
     async fn start() -> Self {
-        let unique = Uuid::now_v7().simple().to_string();
+        Self::start_in(&Uuid::now_v7().simple().to_string()).await
+    }
+
+    /// A worker on the stack named `unique` (see [`stack_env`]).
+    pub async fn start_in(unique: &str) -> Self {
         let store_settings = StoreSettings::from_lookup(|name| match name {
             "M2M_MONGODB_DB" => Some(format!("test_{unique}")),
             _ => std::env::var(name).ok(),
@@ -71,7 +83,7 @@ impl TestWorker {
         }
     }
 
-    async fn stop(self) {
+    pub async fn stop(self) {
         self.stop.cancel();
         self.task.await.expect("worker task");
         self.publisher.close().await;
@@ -94,7 +106,7 @@ impl TestWorker {
     }
 
     /// Takes the next message off `queue`, polling until `WAIT` passes.
-    async fn next_message(&self, queue: &str) -> Option<Envelope> {
+    pub async fn next_message(&self, queue: &str) -> Option<Envelope> {
         let connection = self.bus.connect("test reader").await.expect("connect");
         let channel = connection.create_channel().await.expect("channel");
         let deadline = tokio::time::Instant::now() + WAIT;
@@ -115,12 +127,12 @@ impl TestWorker {
         found
     }
 
-    async fn reconciliation(&self) -> Option<Envelope> {
+    pub async fn reconciliation(&self) -> Option<Envelope> {
         self.next_message(&self.bus.topology().queue(WorkQueue::Reconciliation))
             .await
     }
 
-    async fn result_count(&self, game_id: Uuid) -> u64 {
+    pub async fn result_count(&self, game_id: Uuid) -> u64 {
         self.database
             .collection::<Document>(ResultsStore::RESULTS)
             .count_documents(doc! { "_id": game_id.to_string() })
@@ -129,14 +141,14 @@ impl TestWorker {
     }
 }
 
-fn sample_sensors() -> Vec<u8> {
+pub fn sample_sensors() -> Vec<u8> {
     let body: serde_json::Value =
         serde_json::from_str(include_str!("../../testdata/grasp_10s_100hz.json"))
             .expect("sample recording");
     serde_json::to_vec(&body["sensors"]).expect("sensors")
 }
 
-fn game(user_id: Uuid, recording: EncodedRecording) -> Envelope {
+pub fn game(user_id: Uuid, recording: EncodedRecording) -> Envelope {
     let now = OffsetDateTime::now_utc();
     Envelope::new(Event::ProcessingV1(ProcessingEventV1 {
         user_id,
@@ -149,7 +161,7 @@ fn game(user_id: Uuid, recording: EncodedRecording) -> Envelope {
     }))
 }
 
-fn game_id(envelope: &Envelope) -> Uuid {
+pub fn game_id(envelope: &Envelope) -> Uuid {
     envelope.event.game_id().expect("a game event")
 }
 

@@ -39,11 +39,8 @@ pub(super) async fn settle<H: Handler>(shared: Arc<RunnerShared<H>>, delivery: D
         Err(error) => {
             let reason = format!("undecodable message: {error}");
             tracing::warn!(queue = %shared.queue, %reason, "Dead-lettering a message.");
-            finish(
-                &shared,
-                &delivery,
-                dead_letter(&shared, &delivery, &reason, retries).await,
-            );
+            let fate = dead_letter(&shared, &delivery, &reason, retries).await;
+            finish(&shared, &delivery, fate).await;
             return;
         }
     };
@@ -76,7 +73,7 @@ pub(super) async fn settle<H: Handler>(shared: Arc<RunnerShared<H>>, delivery: D
                 dead_letter(&shared, &delivery, &reason, retries).await
             }
         };
-        finish(&shared, &delivery, fate);
+        finish(&shared, &delivery, fate).await;
     }
     .instrument(span)
     .await;
@@ -84,7 +81,12 @@ pub(super) async fn settle<H: Handler>(shared: Arc<RunnerShared<H>>, delivery: D
 
 /// Acks the original once its fate is sealed; if publishing the copy failed,
 /// hands the original back to the broker (the next attempt will try again).
-fn finish<H: Handler>(
+///
+/// Awaited inside the delivery's own task, not spawned: shutdown drains these
+/// tasks and then closes the connection, so an ack still in flight elsewhere
+/// would be lost and the finished message redelivered. Each delivery has its
+/// own task, so waiting here does not hold up the consumer loop (PITFALLS.md 1).
+async fn finish<H: Handler>(
     shared: &RunnerShared<H>,
     delivery: &Delivery,
     fate: Result<Fate, PublishError>,
@@ -96,27 +98,21 @@ fn finish<H: Handler>(
         Err(_) => &shared.stats.requeued,
     };
     counter.fetch_add(1, Ordering::Relaxed);
-    let acker = delivery.acker.clone();
-    // Acks need not hold up the next delivery (PITFALLS.md item 1); they go out
-    // on the same channel in order, from a small task of their own.
-    tokio::spawn(async move {
-        let settled = match fate {
-            Ok(_) => acker.ack(BasicAckOptions::default()).await,
-            Err(error) => {
-                tracing::warn!(%error, "Could not publish a retry or dead-letter copy; requeueing the message.");
-                acker
-                    .nack(BasicNackOptions {
-                        requeue: true,
-                        multiple: false,
-                    })
-                    .await
-            }
-        };
-        if let Err(error) = settled {
-            // The channel is gone; the broker redelivers the message elsewhere.
-            tracing::warn!(%error, "Could not settle a delivery; the broker will redeliver it.");
+    let settled = match fate {
+        Ok(_) => delivery.acker.ack(BasicAckOptions::default()).await,
+        Err(error) => {
+            tracing::warn!(%error, "Could not publish a retry or dead-letter copy; requeueing the message.");
+            let requeue = BasicNackOptions {
+                requeue: true,
+                multiple: false,
+            };
+            delivery.acker.nack(requeue).await
         }
-    });
+    };
+    if let Err(error) = settled {
+        // The channel is gone; the broker redelivers the message elsewhere.
+        tracing::warn!(%error, "Could not settle a delivery; the broker will redeliver it.");
+    }
 }
 
 async fn retry<H: Handler>(
