@@ -120,6 +120,33 @@ async fn a_message_left_unacked_by_a_consumer_that_stops_goes_to_another() {
 }
 
 #[tokio::test]
+async fn shutdown_finishes_and_acks_the_message_in_hand() {
+    let test = TestBus::new().await;
+    let recorder = Recorder::new(Behaviour::Slow(Duration::from_millis(500)));
+    let (stop, task, stats) = start(&test, &recorder, |r| r);
+    test.publisher
+        .publish(&reconciliation("piano"))
+        .await
+        .expect("publish");
+    assert_eq!(recorder.wait_for(1, WAIT).await.len(), 1);
+
+    stop.cancel(); // while the handler is still working
+    task.await.expect("runner task");
+    assert_eq!(
+        stats.snapshot().handled,
+        1,
+        "the message in hand was finished"
+    );
+    // Its ack reached the broker before the connection closed: nothing comes back.
+    let queue = test.bus.topology().queue(WorkQueue::Reconciliation);
+    assert!(
+        test.get(&queue).await.is_none(),
+        "the finished message was acked"
+    );
+    test.cleanup().await;
+}
+
+#[tokio::test]
 async fn a_permanent_failure_is_dead_lettered_with_its_reason() {
     let test = TestBus::new().await;
     let recorder = Recorder::new(Behaviour::FailPermanently);

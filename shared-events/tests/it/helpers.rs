@@ -132,6 +132,8 @@ pub enum Behaviour {
     FailTransiently(usize),
     /// Never return (a consumer that hangs or dies mid-message).
     Hang,
+    /// Take this long, then succeed.
+    Slow(Duration),
 }
 
 impl Recorder {
@@ -180,6 +182,10 @@ impl Handler for Recorder {
             )),
             Behaviour::FailTransiently(_) => Ok(()),
             Behaviour::Hang => std::future::pending().await,
+            Behaviour::Slow(duration) => {
+                tokio::time::sleep(duration).await;
+                Ok(())
+            }
         }
     }
 }
