@@ -2,7 +2,7 @@
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use shared_events::events::Job;
+use shared_events::events::{Job, TimerFiredV1};
 use shared_events::{Bus, Publisher};
 use shared_store::connect_mongodb;
 use time::OffsetDateTime;
@@ -28,8 +28,8 @@ enum Command {
         /// `sync` or `backup`.
         #[arg(value_parser = parse_job)]
         job: Job,
-        /// The window to run; by default the current one, which does nothing if it
-        /// has already run: pass an unused number to force a run.
+        /// The window to run; by default a manual window of its own, so the job
+        /// runs even if the scheduled window of now already has.
         #[arg(long)]
         window: Option<i64>,
     },
@@ -64,7 +64,7 @@ impl Cli {
             }
             Some(Command::Trigger { job, window }) => {
                 let window = window
-                    .unwrap_or_else(|| scheduler::current_window(settings.jobs.interval(job)));
+                    .unwrap_or_else(|| TimerFiredV1::manual_window(OffsetDateTime::now_utc()));
                 let publisher = Publisher::new(Bus::new(settings.bus), "sync-worker trigger");
                 let published = scheduler::publish(&publisher, job, window).await;
                 publisher.close().await;

@@ -6,8 +6,6 @@ mod stats;
 mod tail;
 mod trigger;
 
-pub use trigger::manual_window;
-
 use shared_events::Bus;
 
 use crate::cli::Command;
