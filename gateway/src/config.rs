@@ -1,0 +1,275 @@
+//! Typed, layered configuration: defaults in code, overridden by `M2M_*` environment
+//! variables, validated once at start.
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `M2M_ENV` | `development` | `development` or `production`; production refuses weak secrets |
+//! | `M2M_HTTP_ADDR` | `127.0.0.1:8080` | listen address (port 0 picks a free port) |
+//! | `M2M_TRUST_FORWARDED_FOR` | `false` | take the client address from the last `X-Forwarded-For` entry (only behind a proxy that appends it) |
+//! | `M2M_JWT_SECRET` | dev-only value | HS256 key, at least 32 bytes; required in production |
+//! | `M2M_ACCESS_TOKEN_TTL_SECS` | `900` | access token lifetime |
+//! | `M2M_REFRESH_TOKEN_TTL_DAYS` | `30` | refresh token lifetime |
+//! | `M2M_HASH_CONCURRENCY` | cores - 1 (min 1) | argon2 hashes running at once |
+//! | `M2M_HASH_LOW_PRIORITY` | `true` | run hashing threads at lowered OS priority (nice ~10) |
+//! | `M2M_HASH_WAIT_MS` | `200` | how long a login waits for a hashing slot before `503` |
+//! | `M2M_LOGIN_MAX_FAILURES` | `5` | failed logins per username per window before `429` |
+//! | `M2M_LOGIN_MAX_FAILURES_PER_CLIENT` | `50` | failed logins per client address per window |
+//! | `M2M_LOGIN_FAILURE_WINDOW_SECS` | `900` | the failure-counting window |
+//!
+//! Store settings (`M2M_MONGODB_URL`, `M2M_MONGODB_DB`, `M2M_REDIS_URL`,
+//! `M2M_REDIS_PREFIX`) are read by [`shared_store::StoreSettings`].
+
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use shared_store::{StoreError, StoreSettings};
+
+/// Used only in development so `cargo run` works out of the box; production refuses it.
+pub const DEVELOPMENT_JWT_SECRET: &str = "m2m-development-only-jwt-secret-do-not-deploy";
+/// 256 bits: the HS256 key should be at least as long as the hash output (RFC 7518 3.2).
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub environment: Environment,
+    pub http_addr: SocketAddr,
+    /// Behind a load balancer every peer address is the balancer's; the client's own is
+    /// the last `X-Forwarded-For` entry, which only a trusted proxy may be allowed to set.
+    pub trust_forwarded_for: bool,
+    pub auth: AuthSettings,
+    pub login_limit: LoginLimitSettings,
+    pub store: StoreSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    pub jwt_secret: SecretString,
+    /// `iss` of issued tokens; tokens with another issuer are refused.
+    pub jwt_issuer: String,
+    /// `aud` of issued tokens; tokens for another audience are refused.
+    pub jwt_audience: String,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    /// Bounds CPU and memory spent on argon2 (19 MiB per running hash). Leaving a core
+    /// free keeps the async runtime responsive while logins saturate the pool.
+    pub hash_concurrency: usize,
+    /// Lets request handling win contended cores over argon2; see `auth::hash_pool`.
+    pub hash_low_priority: bool,
+    /// A short wait absorbs bursts; past it the client is told to retry (`503`).
+    pub hash_wait: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct LoginLimitSettings {
+    pub max_failures_per_username: u64,
+    /// Higher than the per-username limit: many phones can share one address (NAT).
+    pub max_failures_per_client: u64,
+    pub window: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{name} is not valid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+    #[error("M2M_JWT_SECRET {0} in production")]
+    WeakSecret(&'static str),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Settings {
+    /// Reads the settings from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `lookup` (tests pass a closure instead of mutating
+    /// the process environment) and validates them.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let environment = match var("M2M_ENV").as_deref().map(str::trim) {
+            None | Some("development") => Environment::Development,
+            Some("production") => Environment::Production,
+            Some(other) => {
+                return Err(invalid("M2M_ENV", format!("unknown environment {other:?}")));
+            }
+        };
+        let default_concurrency = std::thread::available_parallelism()
+            .map_or(1, |n| n.get().saturating_sub(1))
+            .max(1);
+        let settings = Self {
+            environment,
+            http_addr: parse(&var, "M2M_HTTP_ADDR", "127.0.0.1:8080".parse().ok())?,
+            trust_forwarded_for: parse(&var, "M2M_TRUST_FORWARDED_FOR", Some(false))?,
+            auth: AuthSettings {
+                jwt_secret: var("M2M_JWT_SECRET")
+                    .unwrap_or_else(|| DEVELOPMENT_JWT_SECRET.to_owned())
+                    .into(),
+                jwt_issuer: "m2m-gateway".to_owned(),
+                jwt_audience: "m2m-app".to_owned(),
+                access_token_ttl: secs(parse(&var, "M2M_ACCESS_TOKEN_TTL_SECS", Some(900))?),
+                refresh_token_ttl: secs(
+                    parse::<u64>(&var, "M2M_REFRESH_TOKEN_TTL_DAYS", Some(30))? * 86_400,
+                ),
+                hash_concurrency: parse(&var, "M2M_HASH_CONCURRENCY", Some(default_concurrency))?,
+                hash_low_priority: parse(&var, "M2M_HASH_LOW_PRIORITY", Some(true))?,
+                hash_wait: Duration::from_millis(parse(&var, "M2M_HASH_WAIT_MS", Some(200))?),
+            },
+            login_limit: LoginLimitSettings {
+                max_failures_per_username: parse(&var, "M2M_LOGIN_MAX_FAILURES", Some(5))?,
+                max_failures_per_client: parse(
+                    &var,
+                    "M2M_LOGIN_MAX_FAILURES_PER_CLIENT",
+                    Some(50),
+                )?,
+                window: secs(parse(&var, "M2M_LOGIN_FAILURE_WINDOW_SECS", Some(900))?),
+            },
+            store: StoreSettings::from_lookup(&lookup)?,
+        };
+        settings.validate(var("M2M_JWT_SECRET").is_some())?;
+        Ok(settings)
+    }
+
+    /// Checks what parsing alone cannot: a production deployment must not run with the
+    /// development secret, without a secret, or with one short enough to brute-force.
+    fn validate(&self, secret_was_set: bool) -> Result<(), ConfigError> {
+        let secret = self.auth.jwt_secret.expose_secret();
+        if self.environment == Environment::Production {
+            if !secret_was_set {
+                return Err(ConfigError::WeakSecret("is missing"));
+            }
+            if secret == DEVELOPMENT_JWT_SECRET {
+                return Err(ConfigError::WeakSecret("is the development default"));
+            }
+            if secret.len() < MIN_JWT_SECRET_BYTES {
+                return Err(ConfigError::WeakSecret("is shorter than 32 bytes"));
+            }
+        }
+        if self.auth.hash_concurrency == 0 {
+            return Err(invalid("M2M_HASH_CONCURRENCY", "must be at least 1".into()));
+        }
+        if self.auth.access_token_ttl.is_zero() || self.auth.refresh_token_ttl.is_zero() {
+            return Err(invalid("M2M_*_TOKEN_TTL_*", "must be positive".into()));
+        }
+        if self.login_limit.window.is_zero() {
+            return Err(invalid(
+                "M2M_LOGIN_FAILURE_WINDOW_SECS",
+                "must be positive".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// True when the development secret is in use, so start-up can warn about it.
+    pub fn uses_development_secret(&self) -> bool {
+        self.auth.jwt_secret.expose_secret() == DEVELOPMENT_JWT_SECRET
+    }
+}
+
+fn parse<T: FromStr>(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: Option<T>,
+) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    match var(name) {
+        Some(raw) => raw
+            .trim()
+            .parse()
+            .map_err(|e: T::Err| invalid(name, e.to_string())),
+        None => default.ok_or_else(|| invalid(name, "is required".into())),
+    }
+}
+
+fn invalid(name: &'static str, reason: String) -> ConfigError {
+    ConfigError::Invalid { name, reason }
+}
+
+fn secs(seconds: u64) -> Duration {
+    Duration::from_secs(seconds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings_with(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        })
+    }
+
+    #[test]
+    fn development_starts_with_defaults_only() {
+        let settings = settings_with(&[]).expect("defaults are valid in development");
+        assert_eq!(settings.environment, Environment::Development);
+        assert_eq!(settings.http_addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(settings.auth.access_token_ttl, Duration::from_secs(900));
+        assert!(settings.uses_development_secret());
+    }
+
+    #[test]
+    fn production_refuses_a_missing_secret() {
+        let result = settings_with(&[("M2M_ENV", "production")]);
+        assert!(matches!(result, Err(ConfigError::WeakSecret("is missing"))));
+    }
+
+    #[test]
+    fn production_refuses_the_development_secret() {
+        let result = settings_with(&[
+            ("M2M_ENV", "production"),
+            ("M2M_JWT_SECRET", DEVELOPMENT_JWT_SECRET),
+        ]);
+        assert!(matches!(result, Err(ConfigError::WeakSecret(_))));
+    }
+
+    #[test]
+    fn production_refuses_a_short_secret() {
+        let result = settings_with(&[("M2M_ENV", "production"), ("M2M_JWT_SECRET", "short")]);
+        assert!(matches!(result, Err(ConfigError::WeakSecret(_))));
+    }
+
+    #[test]
+    fn production_accepts_a_long_random_secret() {
+        let secret = "f".repeat(48);
+        let settings = settings_with(&[("M2M_ENV", "production"), ("M2M_JWT_SECRET", &secret)])
+            .expect("a long secret is fine");
+        assert!(!settings.uses_development_secret());
+    }
+
+    #[test]
+    fn the_secret_never_appears_in_debug_output() {
+        let secret = "s3cr3t-".repeat(8);
+        let settings = settings_with(&[("M2M_JWT_SECRET", &secret)]).expect("valid");
+        assert!(!format!("{settings:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn an_unparsable_number_names_its_variable() {
+        let result = settings_with(&[("M2M_HASH_CONCURRENCY", "many")]);
+        assert!(matches!(
+            result,
+            Err(ConfigError::Invalid {
+                name: "M2M_HASH_CONCURRENCY",
+                ..
+            })
+        ));
+    }
+}

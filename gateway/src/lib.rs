@@ -1,0 +1,28 @@
+//! The m2m gateway: the phone's HTTP API.
+//!
+//! # Layout
+//! - [`config`]: typed settings from defaults and `M2M_*` variables, validated at start.
+//! - [`startup`]: [`startup::Application`] builds everything, binds, serves, drains.
+//! - [`state`]: [`state::AppState`], the stores and services handlers share.
+//! - [`telemetry`]: the tracing subscriber.
+//! - [`routes`]: one module per resource, each with a `router()`.
+//! - [`auth`]: argon2id hashing, credentials, JWT access tokens, rotating refresh tokens,
+//!   and the [`auth::AuthUser`] extractor.
+//! - [`store`]: the MongoDB collections the routes use.
+//! - [`bookkeeping`]: the Redis keys written for every request (a contract with the
+//!   sync and backup jobs).
+//! - [`rate_limit`]: failed-login limiting in Redis.
+//! - [`error`]: [`error::ApiError`], the one error type, and its JSON shape.
+//! - [`extract`]: JSON and query extractors that reject with [`error::ApiError`].
+
+pub mod auth;
+pub mod bookkeeping;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod rate_limit;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,61 @@
+//! The HTTP API, one module per resource; each exposes `router()` and keeps its request
+//! and response types private.
+
+pub mod accounts;
+pub mod games;
+pub mod health;
+
+use axum::Router;
+use axum::http::Request;
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::bookkeeping;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The whole API. Resource routers are merged under the bookkeeping middleware; health
+/// stays outside it so probes are not journaled.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .merge(accounts::router())
+        .merge(games::router())
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            bookkeeping::record,
+        ));
+    Router::new()
+        .merge(api)
+        .merge(health::router())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(CatchPanicLayer::custom(panicked))
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .with_state(state)
+}
+
+fn request_span<B>(request: &Request<B>) -> tracing::Span {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|path| path.as_str().to_owned());
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        route = route.as_deref().unwrap_or("unmatched"),
+    )
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError::Unexpected(anyhow::anyhow!("a request handler panicked")).into_response()
+}

@@ -1,0 +1,122 @@
+//! [`Application`]: builds the whole gateway and runs it until told to stop.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Settings;
+use crate::routes;
+use crate::state::AppState;
+
+/// How long in-flight requests may take to finish after a stop signal.
+const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
+
+/// A built gateway: stores connected, listener bound, router ready.
+#[derive(Debug)]
+pub struct Application {
+    listener: TcpListener,
+    port: u16,
+    router: axum::Router,
+}
+
+impl Application {
+    /// Builds the application. Binding here (not in `run`) lets tests ask for port 0
+    /// and learn the real port before any request is sent.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let state = AppState::build(&settings).await?;
+        let listener = TcpListener::bind(settings.http_addr)
+            .await
+            .with_context(|| format!("Failed to bind {}", settings.http_addr))?;
+        let port = listener
+            .local_addr()
+            .context("Failed to read the bound address")?
+            .port();
+        Ok(Self {
+            listener,
+            port,
+            router: routes::router(state),
+        })
+    }
+
+    /// The port actually bound.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until ctrl-c or SIGTERM, then drains.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting connections and gives
+    /// in-flight requests ten seconds (`DRAIN_DEADLINE`) to finish before dropping them.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let stop = CancellationToken::new();
+        // Connect info gives handlers the peer address (login rate limiting).
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let serve = axum::serve(self.listener, service)
+            .with_graceful_shutdown(stop.clone().cancelled_owned());
+        let mut server = tokio::spawn(async move { serve.await });
+
+        tokio::select! {
+            finished = &mut server => {
+                return finished.context("The HTTP server task failed")?
+                    .context("The HTTP server failed");
+            }
+            () = shutdown => {}
+        }
+        tracing::info!("Stopping: draining in-flight requests");
+        stop.cancel();
+        match tokio::time::timeout(DRAIN_DEADLINE, &mut server).await {
+            Ok(finished) => finished
+                .context("The HTTP server task failed")?
+                .context("The HTTP server failed"),
+            Err(_) => {
+                tracing::warn!(
+                    deadline_secs = DRAIN_DEADLINE.as_secs(),
+                    "Requests still running at the drain deadline were dropped"
+                );
+                server.abort();
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Completes on ctrl-c or, on Unix, SIGTERM (what orchestrators send).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %error, "Failed to listen for ctrl-c");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut sigterm) => {
+                sigterm.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(error = %error, "Failed to listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

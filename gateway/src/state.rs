@@ -1,0 +1,82 @@
+//! [`AppState`]: what every handler can reach, built once at start.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use redis::aio::ConnectionManager;
+use shared_store::{RedisKeys, connect_mongodb, connect_redis};
+
+use crate::auth::jwt::JwtKeys;
+use crate::auth::password::PasswordHasher;
+use crate::auth::refresh::RefreshTokens;
+use crate::config::Settings;
+use crate::rate_limit::LoginLimiter;
+use crate::store::{Games, Users};
+
+/// Shared by all handlers; every field is cheap to clone (handles and `Arc`s).
+#[derive(Clone)]
+pub struct AppState {
+    pub users: Users,
+    pub games: Games,
+    pub refresh_tokens: RefreshTokens,
+    pub redis: ConnectionManager,
+    pub keys: RedisKeys,
+    pub hasher: Arc<PasswordHasher>,
+    pub jwt: Arc<JwtKeys>,
+    pub login_limiter: LoginLimiter,
+    /// See [`Settings::trust_forwarded_for`].
+    pub trust_forwarded_for: bool,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("keys", &self.keys)
+            .field("jwt", &self.jwt)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// Connects to the stores, makes sure the indexes exist and prepares the hasher.
+    pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        let db = connect_mongodb(&settings.store, "m2m-gateway")
+            .await
+            .context("Failed to connect to MongoDB")?;
+        let redis = connect_redis(&settings.store)
+            .await
+            .context("Failed to connect to Redis")?;
+        let keys = RedisKeys::new(&settings.store.redis_prefix);
+
+        let users = Users::new(&db);
+        let games = Games::new(&db);
+        let refresh_tokens = RefreshTokens::new(&db, settings.auth.refresh_token_ttl);
+        // Index creation is idempotent; doing it at start keeps the unique-username
+        // guarantee from depending on a separate migration step.
+        users.ensure_indexes().await?;
+        games.ensure_indexes().await?;
+        refresh_tokens.ensure_indexes().await?;
+
+        let hasher = PasswordHasher::new(
+            settings.auth.hash_concurrency,
+            settings.auth.hash_wait,
+            settings.auth.hash_low_priority,
+        )
+        .await?;
+        Ok(Self {
+            users,
+            games,
+            refresh_tokens,
+            login_limiter: LoginLimiter::new(
+                redis.clone(),
+                keys.clone(),
+                settings.login_limit.clone(),
+            ),
+            redis,
+            keys,
+            hasher: Arc::new(hasher),
+            jwt: Arc::new(JwtKeys::new(&settings.auth)),
+            trust_forwarded_for: settings.trust_forwarded_for,
+        })
+    }
+}

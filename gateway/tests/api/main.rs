@@ -1,0 +1,14 @@
+//! The gateway's one integration-test binary. Every test starts the real application on
+//! port 0 against the real MongoDB-compatible server and Redis, with its own database
+//! and Redis key prefix, so tests run in parallel. See `helpers.rs`.
+
+mod access_tokens;
+mod accounts;
+mod bookkeeping;
+mod errors;
+mod games;
+mod health;
+mod helpers;
+mod rate_limit;
+mod refresh;
+mod startup;
