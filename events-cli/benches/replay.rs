@@ -26,10 +26,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail, ensure};
 use shared_events::events::{GameOutcome, ReconciliationEventV1};
-use shared_events::lapin::options::{
-    BasicPublishOptions, ConfirmSelectOptions, ExchangeDeleteOptions, QueueDeleteOptions,
-    QueuePurgeOptions,
-};
+use shared_events::lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueuePurgeOptions};
 use shared_events::lapin::{Channel, PublisherConfirm};
 use shared_events::publisher::OutgoingMessage;
 use shared_events::{Bus, BusSettings, Envelope, Event, WorkQueue};
@@ -289,27 +286,5 @@ async fn queue_depth(bus: &Bus, queue: &str) -> anyhow::Result<u32> {
 }
 
 async fn cleanup(bus: &Bus) {
-    let Ok(connection) = bus.connect("bench cleanup").await else {
-        return;
-    };
-    let Ok(channel) = connection.create_channel().await else {
-        return;
-    };
-    let topology = bus.topology();
-    let mut queues = vec![topology.dead_letter_queue(), topology.history_stream()];
-    for queue in WorkQueue::ALL {
-        queues.push(topology.queue(queue));
-        queues.push(topology.retry_queue(queue));
-    }
-    for queue in queues {
-        let _ = channel
-            .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
-            .await;
-    }
-    for exchange in [topology.events_exchange(), topology.dead_letter_exchange()] {
-        let _ = channel
-            .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
-            .await;
-    }
-    let _ = connection.close(200, "bench cleanup".into()).await;
+    bus.delete_topology().await;
 }

@@ -17,13 +17,15 @@
 //! | `M2M_LOGIN_FAILURE_WINDOW_SECS` | `900` | the failure-counting window |
 //!
 //! Store settings (`M2M_MONGODB_URL`, `M2M_MONGODB_DB`, `M2M_REDIS_URL`,
-//! `M2M_REDIS_PREFIX`) are read by [`shared_store::StoreSettings`].
+//! `M2M_REDIS_PREFIX`) are read by [`shared_store::StoreSettings`], bus settings
+//! (`M2M_AMQP_URL`, `M2M_BUS_PREFIX`, ...) by [`shared_events::BusSettings`].
 
 use std::net::SocketAddr;
 use std::str::FromStr;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
+use shared_events::BusSettings;
 use shared_store::{StoreError, StoreSettings};
 
 /// Used only in development so `cargo run` works out of the box; production refuses it.
@@ -47,6 +49,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub login_limit: LoginLimitSettings,
     pub store: StoreSettings,
+    pub bus: BusSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -83,6 +86,8 @@ pub enum ConfigError {
     WeakSecret(&'static str),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Bus(#[from] shared_events::settings::SettingsError),
 }
 
 impl Settings {
@@ -133,6 +138,7 @@ impl Settings {
                 window: secs(parse(&var, "M2M_LOGIN_FAILURE_WINDOW_SECS", Some(900))?),
             },
             store: StoreSettings::from_lookup(&lookup)?,
+            bus: BusSettings::from_lookup(&lookup)?,
         };
         settings.validate(var("M2M_JWT_SECRET").is_some())?;
         Ok(settings)

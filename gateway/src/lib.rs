@@ -4,7 +4,6 @@
 //! - [`config`]: typed settings from defaults and `M2M_*` variables, validated at start.
 //! - [`startup`]: [`startup::Application`] builds everything, binds, serves, drains.
 //! - [`state`]: [`state::AppState`], the stores and services handlers share.
-//! - [`telemetry`]: the tracing subscriber.
 //! - [`routes`]: one module per resource, each with a `router()`.
 //! - [`auth`]: argon2id hashing, credentials, JWT access tokens, rotating refresh tokens,
 //!   and the [`auth::AuthUser`] extractor.
@@ -25,4 +24,3 @@ pub mod routes;
 pub mod startup;
 pub mod state;
 pub mod store;
-pub mod telemetry;

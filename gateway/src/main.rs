@@ -1,15 +1,13 @@
 //! The gateway binary: read the settings, set up logging, build, serve until stopped.
 
 use anyhow::Context;
-use gateway::config::{Environment, Settings};
+use gateway::config::Settings;
 use gateway::startup::Application;
-use gateway::telemetry;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let settings = Settings::from_env().context("Failed to read the configuration")?;
-    let json_logs = settings.environment == Environment::Production;
-    telemetry::init_subscriber("info", json_logs, std::io::stdout)?;
+    shared_events::telemetry::init("gateway");
     if settings.uses_development_secret() {
         tracing::warn!("Using the development JWT secret; set M2M_JWT_SECRET outside development");
     }

@@ -49,7 +49,7 @@ impl Application {
 
     /// Serves until ctrl-c or SIGTERM, then drains.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        self.run_until(shutdown_signal()).await
+        self.run_until(shared_events::shutdown::signal()).await
     }
 
     /// Serves until `shutdown` completes, then stops accepting connections and gives
@@ -89,34 +89,5 @@ impl Application {
                 Ok(())
             }
         }
-    }
-}
-
-/// Completes on ctrl-c or, on Unix, SIGTERM (what orchestrators send).
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %error, "Failed to listen for ctrl-c");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut sigterm) => {
-                sigterm.recv().await;
-            }
-            Err(error) => {
-                tracing::error!(error = %error, "Failed to listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
     }
 }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use redis::aio::ConnectionManager;
+use shared_events::Bus;
 use shared_store::{RedisKeys, connect_mongodb, connect_redis};
 
 use crate::auth::jwt::JwtKeys;
@@ -16,6 +17,8 @@ use crate::store::{Games, Users};
 /// Shared by all handlers; every field is cheap to clone (handles and `Arc`s).
 #[derive(Clone)]
 pub struct AppState {
+    /// The bus (its topology is declared at start, like every process does).
+    pub bus: Bus,
     pub users: Users,
     pub games: Games,
     pub refresh_tokens: RefreshTokens,
@@ -47,6 +50,10 @@ impl AppState {
             .await
             .context("Failed to connect to Redis")?;
         let keys = RedisKeys::new(&settings.store.redis_prefix);
+        let bus = Bus::new(settings.bus.clone());
+        bus.declare_topology("gateway setup")
+            .await
+            .context("Failed to declare the bus topology")?;
 
         let users = Users::new(&db);
         let games = Games::new(&db);
@@ -64,6 +71,7 @@ impl AppState {
         )
         .await?;
         Ok(Self {
+            bus,
             users,
             games,
             refresh_tokens,

@@ -104,6 +104,16 @@ impl Bus {
     }
 }
 
+impl Bus {
+    /// Deletes the whole stack (see [`Topology::delete`]); best effort.
+    pub async fn delete_topology(&self) {
+        if let Ok(connection) = self.connect("topology teardown").await {
+            self.topology.delete(&connection).await;
+            close_quietly(&connection, "topology deleted").await;
+        }
+    }
+}
+
 /// Closes a connection politely, giving up after a second: the broker may be the
 /// reason we are closing, and a close that hangs must not hold up a reconnect.
 pub(crate) async fn close_quietly(connection: &Connection, reason: &str) {

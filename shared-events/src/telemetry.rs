@@ -2,12 +2,19 @@
 
 use tracing_subscriber::EnvFilter;
 
-/// Installs the global subscriber: `RUST_LOG` filters (default `info`), and
-/// `M2M_LOG_FORMAT=json` switches from human-readable lines to one JSON object
-/// per line for log shippers. Calling it twice is harmless (tests).
+/// Installs the global subscriber: `RUST_LOG` filters (default `info`); logs are
+/// one JSON object per line for log shippers with `M2M_LOG_FORMAT=json` or in
+/// production (`M2M_ENV=production`, unless `M2M_LOG_FORMAT=text`), and
+/// human-readable lines otherwise. Calling it twice is harmless (tests).
 pub fn init(service: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let json = std::env::var("M2M_LOG_FORMAT").is_ok_and(|format| format == "json");
+    let format = std::env::var("M2M_LOG_FORMAT").ok();
+    let production = std::env::var("M2M_ENV").is_ok_and(|env| env == "production");
+    let json = match format.as_deref() {
+        Some("json") => true,
+        Some("text") => false,
+        _ => production,
+    };
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     let installed = if json {
         builder.json().flatten_event(true).try_init()

@@ -165,6 +165,44 @@ impl Topology {
     }
 }
 
+impl Topology {
+    /// Every queue of the stack, work queues first.
+    pub fn queues(&self) -> Vec<String> {
+        let mut queues = Vec::new();
+        for queue in WorkQueue::ALL {
+            queues.push(self.queue(queue));
+            queues.push(self.retry_queue(queue));
+        }
+        queues.extend([self.dead_letter_queue(), self.history_stream()]);
+        queues
+    }
+
+    /// Deletes every queue (messages included) and exchange of the stack.
+    ///
+    /// For tests, benchmarks and retiring a temporary stack; no service calls it.
+    /// Best effort: a missing queue closes the channel, so each deletion gets a
+    /// channel of its own and failures are skipped.
+    pub async fn delete(&self, connection: &lapin::Connection) {
+        use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
+        for queue in self.queues() {
+            if let Ok(channel) = connection.create_channel().await {
+                let options = QueueDeleteOptions::default();
+                let _ = channel.queue_delete(queue.as_str().into(), options).await;
+                let _ = channel.close(200, "deleted".into()).await;
+            }
+        }
+        for exchange in [self.events_exchange(), self.dead_letter_exchange()] {
+            if let Ok(channel) = connection.create_channel().await {
+                let options = ExchangeDeleteOptions::default();
+                let _ = channel
+                    .exchange_delete(exchange.as_str().into(), options)
+                    .await;
+                let _ = channel.close(200, "deleted".into()).await;
+            }
+        }
+    }
+}
+
 async fn declare_queue(channel: &Channel, name: &str, args: FieldTable) -> lapin::Result<()> {
     let options = QueueDeclareOptions {
         durable: true,

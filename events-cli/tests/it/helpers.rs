@@ -7,9 +7,7 @@ use shared_events::events::{
     EncodedRecording, GameOutcome, Job, ProcessingEventV1, ReconciliationEventV1, TimerFiredV1,
 };
 use shared_events::lapin::message::BasicGetMessage;
-use shared_events::lapin::options::{
-    BasicGetOptions, ExchangeDeleteOptions, QueueDeleteOptions, QueuePurgeOptions,
-};
+use shared_events::lapin::options::{BasicGetOptions, QueuePurgeOptions};
 use shared_events::{Bus, BusSettings, Envelope, Event, Publisher, WorkQueue};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -151,29 +149,7 @@ impl Stack {
     /// Removes this test's queues and exchanges (best effort).
     pub async fn cleanup(self) {
         self.publisher.close().await;
-        let Ok(connection) = self.bus.connect("test cleanup").await else {
-            return;
-        };
-        let Ok(channel) = connection.create_channel().await else {
-            return;
-        };
-        let topology = self.bus.topology();
-        let mut queues = vec![topology.dead_letter_queue(), topology.history_stream()];
-        for queue in WorkQueue::ALL {
-            queues.push(topology.queue(queue));
-            queues.push(topology.retry_queue(queue));
-        }
-        for queue in queues {
-            let _ = channel
-                .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
-                .await;
-        }
-        for exchange in [topology.events_exchange(), topology.dead_letter_exchange()] {
-            let _ = channel
-                .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
-                .await;
-        }
-        let _ = connection.close(200, "cleanup".into()).await;
+        self.bus.delete_topology().await;
     }
 }
 

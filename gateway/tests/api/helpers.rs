@@ -13,11 +13,9 @@ use uuid::Uuid;
 
 /// Logs are silent unless `TEST_LOG` is set (then `RUST_LOG` or `debug` applies).
 static TRACING: LazyLock<()> = LazyLock::new(|| {
-    let _ = if std::env::var_os("TEST_LOG").is_some() {
-        gateway::telemetry::init_subscriber("debug", false, std::io::stdout)
-    } else {
-        gateway::telemetry::init_subscriber("off", false, std::io::sink)
-    };
+    if std::env::var_os("TEST_LOG").is_some() {
+        shared_events::telemetry::init("gateway-tests");
+    }
 });
 
 /// A running gateway and direct handles on its stores.
@@ -28,6 +26,7 @@ pub struct TestApp {
     pub redis: ConnectionManager,
     pub keys: RedisKeys,
     pub jwt_secret: String,
+    pub bus: shared_events::Bus,
     store: StoreSettings,
 }
 
@@ -39,6 +38,7 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     let (settings, jwt_secret) = test_settings(overrides);
     let store = settings.store.clone();
+    let bus = shared_events::Bus::new(settings.bus.clone());
     let application = Application::build(settings).await.expect("the app builds");
     let address = format!("http://127.0.0.1:{}", application.port());
     tokio::spawn(application.run_until(std::future::pending()));
@@ -52,6 +52,7 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
         redis: connect_redis(&store).await.expect("redis"),
         keys: RedisKeys::new(&store.redis_prefix),
         jwt_secret,
+        bus,
         store,
     }
 }
@@ -119,12 +120,13 @@ pub fn test_settings(overrides: &[(&str, &str)]) -> (Settings, String) {
         ("M2M_HTTP_ADDR".into(), "127.0.0.1:0".into()),
         ("M2M_MONGODB_DB".into(), format!("test_{id}")),
         ("M2M_REDIS_PREFIX".into(), format!("test:{id}:")),
+        ("M2M_BUS_PREFIX".into(), format!("test-gw-{id}")),
         ("M2M_JWT_SECRET".into(), jwt_secret.clone()),
         // Tests run in parallel on few cores; wait for a hashing slot rather than 503.
         ("M2M_HASH_WAIT_MS".into(), "60000".into()),
     ]);
     // Let CI point the tests at other servers.
-    for name in ["M2M_MONGODB_URL", "M2M_REDIS_URL"] {
+    for name in ["M2M_MONGODB_URL", "M2M_REDIS_URL", "M2M_AMQP_URL"] {
         if let Ok(value) = std::env::var(name) {
             vars.insert(name.into(), value);
         }
@@ -141,6 +143,7 @@ pub fn test_settings(overrides: &[(&str, &str)]) -> (Settings, String) {
 impl Drop for TestApp {
     fn drop(&mut self) {
         let store = self.store.clone();
+        let bus = self.bus.clone();
         let prefix = self.keys.prefix().to_owned();
         let cleanup = std::thread::spawn(move || {
             let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
@@ -150,6 +153,7 @@ impl Drop for TestApp {
                 return;
             };
             runtime.block_on(async move {
+                bus.delete_topology().await;
                 if let Ok(db) = connect_mongodb(&store, "gateway-tests-cleanup").await {
                     let _ = db.drop().await;
                 }

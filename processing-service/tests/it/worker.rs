@@ -7,7 +7,7 @@ use std::time::Duration;
 use mongodb::bson::{Document, doc};
 use processing_service::worker::{ResultsStore, Worker, WorkerSettings};
 use shared_events::events::{EncodedRecording, GameOutcome, ProcessingEventV1};
-use shared_events::lapin::options::{BasicGetOptions, QueueDeleteOptions};
+use shared_events::lapin::options::BasicGetOptions;
 use shared_events::{Bus, BusSettings, Envelope, Event, Publisher, WorkQueue};
 use shared_store::StoreSettings;
 use time::OffsetDateTime;
@@ -88,21 +88,7 @@ impl TestWorker {
         self.task.await.expect("worker task");
         self.publisher.close().await;
         let _ = self.database.drop().await;
-        if let Ok(connection) = self.bus.connect("test cleanup").await {
-            if let Ok(channel) = connection.create_channel().await {
-                let topology = self.bus.topology();
-                let mut queues = vec![topology.dead_letter_queue(), topology.history_stream()];
-                for queue in WorkQueue::ALL {
-                    queues.extend([topology.queue(queue), topology.retry_queue(queue)]);
-                }
-                for queue in queues {
-                    let _ = channel
-                        .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
-                        .await;
-                }
-            }
-            let _ = connection.close(200, "cleanup".into()).await;
-        }
+        self.bus.delete_topology().await;
     }
 
     /// Takes the next message off `queue`, polling until `WAIT` passes.

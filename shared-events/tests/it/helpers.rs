@@ -3,10 +3,10 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use lapin::options::{BasicGetOptions, ExchangeDeleteOptions, QueueDeleteOptions};
+use lapin::options::BasicGetOptions;
 use shared_events::events::{GameOutcome, ReconciliationEventV1};
 use shared_events::{
-    Bus, BusSettings, DeliveryContext, Envelope, Event, Handler, HandlerError, Publisher, WorkQueue,
+    Bus, BusSettings, DeliveryContext, Envelope, Event, Handler, HandlerError, Publisher,
 };
 use uuid::Uuid;
 
@@ -50,29 +50,7 @@ impl TestBus {
     /// leave some behind; they carry the `test-` prefix).
     pub async fn cleanup(self) {
         self.publisher.close().await;
-        let Ok(connection) = self.bus.connect("test cleanup").await else {
-            return;
-        };
-        let Ok(channel) = connection.create_channel().await else {
-            return;
-        };
-        let topology = self.bus.topology();
-        let mut queues = vec![topology.dead_letter_queue(), topology.history_stream()];
-        for queue in WorkQueue::ALL {
-            queues.push(topology.queue(queue));
-            queues.push(topology.retry_queue(queue));
-        }
-        for queue in queues {
-            let _ = channel
-                .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
-                .await;
-        }
-        for exchange in [topology.events_exchange(), topology.dead_letter_exchange()] {
-            let _ = channel
-                .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
-                .await;
-        }
-        let _ = connection.close(200, "cleanup".into()).await;
+        self.bus.delete_topology().await;
     }
 
     /// Takes one message off `queue` without a consumer (auto-acked).

@@ -4,14 +4,13 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
 use mongodb::Database;
 use mongodb::bson::doc;
 use redis::AsyncCommands as _;
 use redis::aio::ConnectionManager;
 use shared_events::consumer::RunnerStats;
 use shared_events::events::Job;
-use shared_events::{Bus, BusSettings, Publisher, WorkQueue};
+use shared_events::{Bus, BusSettings, Publisher};
 use shared_store::{RedisKeys, StoreSettings, connect_mongodb, connect_redis};
 use sync_worker::contract::Family;
 use sync_worker::jobs::JobStats;
@@ -167,29 +166,7 @@ impl TestApp {
 
 /// Removes a test's queues and exchanges (best effort; they carry the `test-` prefix).
 async fn delete_bus(bus: &Bus) {
-    let Ok(connection) = bus.connect("test cleanup").await else {
-        return;
-    };
-    let Ok(channel) = connection.create_channel().await else {
-        return;
-    };
-    let topology = bus.topology();
-    let mut queues = vec![topology.dead_letter_queue(), topology.history_stream()];
-    for queue in WorkQueue::ALL {
-        queues.push(topology.queue(queue));
-        queues.push(topology.retry_queue(queue));
-    }
-    for queue in queues {
-        let _ = channel
-            .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
-            .await;
-    }
-    for exchange in [topology.events_exchange(), topology.dead_letter_exchange()] {
-        let _ = channel
-            .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
-            .await;
-    }
-    let _ = connection.close(200, "cleanup".into()).await;
+    bus.delete_topology().await;
 }
 
 /// Polls `check` until it holds or `WAIT` passes; returns whether it held.
