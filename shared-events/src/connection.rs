@@ -98,7 +98,15 @@ impl Bus {
     /// so that the first publish of a fresh stack never meets a missing queue.
     pub async fn declare_topology(&self, name: &str) -> Result<(), BusError> {
         let connection = self.connect(name).await?;
-        let declared = self.open_channel(&connection).await.map(drop);
+        let declared = match self.open_channel(&connection).await {
+            Ok(channel) => {
+                // Closing the channel before its connection keeps lapin from
+                // logging the connection close as a channel error.
+                let _ = channel.close(200, "topology declared".into()).await;
+                Ok(())
+            }
+            Err(error) => Err(error),
+        };
         close_quietly(&connection, "topology declared").await;
         declared
     }

@@ -189,6 +189,9 @@ impl Publisher {
     /// Closes the connection, if any; later publishes reconnect.
     pub async fn close(&self) {
         if let Some(link) = self.link.lock().await.take() {
+            // Channel first: lapin logs a connection closed under an open channel
+            // as an error.
+            let _ = link.channel.close(200, "publisher closed".into()).await;
             close_quietly(&link.connection, "publisher closed").await;
         }
     }

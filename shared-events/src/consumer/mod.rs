@@ -230,6 +230,11 @@ impl<H: Handler> ConsumerRunner<H> {
         // Whether stopping or reconnecting, let in-flight handlers finish first, so a
         // redelivery on the new connection never races the old attempt.
         self.drain(&mut in_flight).await;
+        if channel.status().connected() {
+            // Channel first, then (in `run`) the connection: lapin logs a connection
+            // closed under an open channel as an error.
+            let _ = channel.close(200, "consumer stopping".into()).await;
+        }
         Ok(ended)
     }
 
