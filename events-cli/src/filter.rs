@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use shared_events::{Event, WorkQueue};
+use shared_events::Event;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -47,17 +47,6 @@ impl FromStr for EventType {
 impl fmt::Display for EventType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.0)
-    }
-}
-
-/// The work queue whose consumers handle events of `event_type`: where a replay
-/// sends them. Mirrors the bindings in `shared_events::topology`.
-pub fn work_queue_of(event_type: &str) -> Option<WorkQueue> {
-    match event_type {
-        Event::PROCESSING_REQUESTED => Some(WorkQueue::Processing),
-        Event::RECONCILIATION_READY => Some(WorkQueue::Reconciliation),
-        Event::TIMER_FIRED => Some(WorkQueue::Jobs),
-        _ => None,
     }
 }
 
@@ -111,6 +100,7 @@ impl Filter {
 mod tests {
     use super::*;
     use crate::record::PeekData;
+    use shared_events::WorkQueue;
     use time::macros::datetime;
 
     fn peek(event_type: &str, user: Option<Uuid>, at: OffsetDateTime) -> Peek {
@@ -128,9 +118,8 @@ mod tests {
     #[test]
     fn every_known_type_has_a_work_queue() {
         for name in EventType::ALL {
-            assert!(work_queue_of(name).is_some(), "{name}");
+            assert!(WorkQueue::for_event_type(name).is_some(), "{name}");
         }
-        assert_eq!(work_queue_of("game.deleted"), None);
     }
 
     #[test]

@@ -17,6 +17,8 @@ use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptio
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{Channel, ExchangeKind};
 
+use crate::events::Event;
+
 /// A quorum queue that takes part in the competing-consumer pattern.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum WorkQueue {
@@ -43,12 +45,29 @@ impl WorkQueue {
         }
     }
 
-    /// The routing-key pattern that binds the queue to the events exchange.
-    fn binding_key(self) -> &'static str {
+    /// The event type this queue's consumers handle.
+    pub fn event_type(self) -> &'static str {
         match self {
-            WorkQueue::Processing => "processing.requested",
-            WorkQueue::Reconciliation => "reconciliation.ready",
-            WorkQueue::Jobs => "timer.fired.*",
+            WorkQueue::Processing => Event::PROCESSING_REQUESTED,
+            WorkQueue::Reconciliation => Event::RECONCILIATION_READY,
+            WorkQueue::Jobs => Event::TIMER_FIRED,
+        }
+    }
+
+    /// The work queue whose consumers handle events of `event_type` (where a
+    /// replay or a redrive sends them).
+    pub fn for_event_type(event_type: &str) -> Option<WorkQueue> {
+        Self::ALL
+            .into_iter()
+            .find(|queue| queue.event_type() == event_type)
+    }
+
+    /// The routing-key pattern that binds the queue to the events exchange
+    /// (timer messages are routed per job: `timer.fired.<job>`).
+    fn binding_key(self) -> String {
+        match self {
+            WorkQueue::Jobs => format!("{}.*", Event::TIMER_FIRED),
+            other => other.event_type().to_owned(),
         }
     }
 }
@@ -150,7 +169,13 @@ impl Topology {
             let name = self.queue(queue);
             let args = quorum_args(&self.dead_letter_exchange());
             declare_queue(channel, &name, args).await?;
-            bind(channel, &name, &self.events_exchange(), queue.binding_key()).await?;
+            bind(
+                channel,
+                &name,
+                &self.events_exchange(),
+                &queue.binding_key(),
+            )
+            .await?;
             declare_queue(channel, &self.retry_queue(queue), retry_args(&name)).await?;
         }
 
@@ -296,6 +321,25 @@ mod tests {
         assert_eq!(topology.retry_queue(WorkQueue::Jobs), "blue.jobs.retry");
         assert_eq!(topology.dead_letter_queue(), "blue.dead-letters");
         assert_eq!(topology.history_stream(), "blue.history");
+    }
+
+    #[test]
+    fn each_event_type_has_the_queue_its_binding_routes_it_to() {
+        assert_eq!(
+            WorkQueue::for_event_type("processing.requested"),
+            Some(WorkQueue::Processing)
+        );
+        assert_eq!(
+            WorkQueue::for_event_type("reconciliation.ready"),
+            Some(WorkQueue::Reconciliation)
+        );
+        assert_eq!(
+            WorkQueue::for_event_type("timer.fired"),
+            Some(WorkQueue::Jobs)
+        );
+        assert_eq!(WorkQueue::for_event_type("game.deleted"), None);
+        assert_eq!(WorkQueue::Jobs.binding_key(), "timer.fired.*");
+        assert_eq!(WorkQueue::Processing.binding_key(), "processing.requested");
     }
 
     #[test]

@@ -23,7 +23,7 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::cli::ReplayArgs;
-use crate::filter::{Filter, work_queue_of};
+use crate::filter::Filter;
 use crate::pipeline::{ConfirmPipeline, DEFAULT_WINDOW};
 use crate::progress::Progress;
 use crate::range::Range;
@@ -204,7 +204,7 @@ async fn take(
         return Ok(range.is_past(peek.occurred_at));
     }
     tally.matched += 1;
-    let Some(queue) = work_queue_of(&peek.event_type) else {
+    let Some(queue) = WorkQueue::for_event_type(&peek.event_type) else {
         tally.no_queue += 1;
         return Ok(false);
     };
