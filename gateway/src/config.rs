@@ -15,6 +15,8 @@
 //! | `M2M_LOGIN_MAX_FAILURES` | `5` | failed logins per username per window before `429` |
 //! | `M2M_LOGIN_MAX_FAILURES_PER_CLIENT` | `50` | failed logins per client address per window |
 //! | `M2M_LOGIN_FAILURE_WINDOW_SECS` | `900` | the failure-counting window |
+//! | `M2M_MAX_BODY_BYTES` | `16777216` | largest `POST /game` body, on the wire and after gunzip |
+//! | `M2M_OUTBOX_INTERVAL_MS` | `2000` | how often the outbox looks for stored games left unpublished |
 //!
 //! Store settings (`M2M_MONGODB_URL`, `M2M_MONGODB_DB`, `M2M_REDIS_URL`,
 //! `M2M_REDIS_PREFIX`) are read by [`shared_store::StoreSettings`], bus settings
@@ -48,6 +50,7 @@ pub struct Settings {
     pub trust_forwarded_for: bool,
     pub auth: AuthSettings,
     pub login_limit: LoginLimitSettings,
+    pub upload: UploadSettings,
     pub store: StoreSettings,
     pub bus: BusSettings,
 }
@@ -76,6 +79,15 @@ pub struct LoginLimitSettings {
     /// Higher than the per-username limit: many phones can share one address (NAT).
     pub max_failures_per_client: u64,
     pub window: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct UploadSettings {
+    /// Bounds both the request body and its gunzipped size, so a gzip bomb cannot
+    /// allocate past it.
+    pub max_body_bytes: usize,
+    /// The outbox's polling period (see `crate::outbox`).
+    pub outbox_interval: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -137,6 +149,14 @@ impl Settings {
                 )?,
                 window: secs(parse(&var, "M2M_LOGIN_FAILURE_WINDOW_SECS", Some(900))?),
             },
+            upload: UploadSettings {
+                max_body_bytes: parse(&var, "M2M_MAX_BODY_BYTES", Some(16 << 20))?,
+                outbox_interval: Duration::from_millis(parse(
+                    &var,
+                    "M2M_OUTBOX_INTERVAL_MS",
+                    Some(2_000),
+                )?),
+            },
             store: StoreSettings::from_lookup(&lookup)?,
             bus: BusSettings::from_lookup(&lookup)?,
         };
@@ -164,6 +184,12 @@ impl Settings {
         }
         if self.auth.access_token_ttl.is_zero() || self.auth.refresh_token_ttl.is_zero() {
             return Err(invalid("M2M_*_TOKEN_TTL_*", "must be positive".into()));
+        }
+        if self.upload.max_body_bytes == 0 || self.upload.outbox_interval.is_zero() {
+            return Err(invalid(
+                "M2M_MAX_BODY_BYTES / M2M_OUTBOX_INTERVAL_MS",
+                "must be positive".into(),
+            ));
         }
         if self.login_limit.window.is_zero() {
             return Err(invalid(

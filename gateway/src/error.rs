@@ -23,6 +23,12 @@ pub enum ApiError {
     /// 400 `bad_request`: the body or query string could not be parsed at all.
     #[error("{0}")]
     BadRequest(String),
+    /// 400 `bad_request` naming the field (a header, e.g. `Idempotency-Key`) at fault.
+    #[error("{message}")]
+    BadField {
+        field: &'static str,
+        message: String,
+    },
     /// 401 `invalid_credentials`: wrong password and unknown user alike, so the two are
     /// indistinguishable.
     #[error("invalid username or password")]
@@ -64,6 +70,10 @@ pub enum ApiError {
     /// 503 `overloaded` with `Retry-After`: every password-hashing slot is busy.
     #[error("the server is busy")]
     Overloaded { retry_after: Duration },
+    /// 503 `unavailable` with `Retry-After`: a service the request needs (the broker)
+    /// is down; nothing was half-done, so the same request may simply be retried.
+    #[error("the service is temporarily unavailable; retry later")]
+    Unavailable { retry_after: Duration },
     /// 500 `internal_error`: logged with its source chain, never shown to the client.
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
@@ -93,7 +103,7 @@ impl ApiError {
 
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
-            Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            Self::BadRequest(_) | Self::BadField { .. } => (StatusCode::BAD_REQUEST, "bad_request"),
             Self::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
             Self::Unauthenticated(TokenProblem::Missing) => {
                 (StatusCode::UNAUTHORIZED, "missing_token")
@@ -110,13 +120,14 @@ impl ApiError {
             Self::Validation { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
             Self::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
             Self::Overloaded { .. } => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
+            Self::Unavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Self::Unexpected(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
         }
     }
 
     fn field(&self) -> Option<&str> {
         match self {
-            Self::Conflict { field, .. } => Some(field),
+            Self::Conflict { field, .. } | Self::BadField { field, .. } => Some(field),
             Self::Validation { field, .. } => field.as_deref(),
             _ => None,
         }
@@ -157,7 +168,9 @@ impl IntoResponse for ApiError {
         let mut response = (status, axum::Json(body)).into_response();
         let headers = response.headers_mut();
         match &self {
-            Self::TooManyRequests { retry_after } | Self::Overloaded { retry_after } => {
+            Self::TooManyRequests { retry_after }
+            | Self::Overloaded { retry_after }
+            | Self::Unavailable { retry_after } => {
                 // Whole seconds, rounded up, never 0 (which would invite a hot retry loop).
                 let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));

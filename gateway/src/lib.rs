@@ -11,6 +11,10 @@
 //! - [`bookkeeping`]: the Redis keys written for every request (a contract with the
 //!   sync and backup jobs).
 //! - [`rate_limit`]: failed-login limiting in Redis.
+//! - [`openapi`]: the OpenAPI description (`/openapi.json`) and its page (`/docs`).
+//! - [`outbox`]: publishing a stored game's ProcessingEvent, and the background task
+//!   that publishes games a request left unpublished.
+//! - [`scores`]: per-exercise aggregates and leaderboards in Redis.
 //! - [`error`]: [`error::ApiError`], the one error type, and its JSON shape.
 //! - [`extract`]: JSON and query extractors that reject with [`error::ApiError`].
 
@@ -19,8 +23,11 @@ pub mod bookkeeping;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod openapi;
+pub mod outbox;
 pub mod rate_limit;
 pub mod routes;
+pub mod scores;
 pub mod startup;
 pub mod state;
 pub mod store;

@@ -9,8 +9,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
-use crate::routes;
 use crate::state::AppState;
+use crate::{outbox, routes};
 
 /// How long in-flight requests may take to finish after a stop signal.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
@@ -21,6 +21,8 @@ pub struct Application {
     listener: TcpListener,
     port: u16,
     router: axum::Router,
+    /// Kept for the background tasks (the outbox) that run beside the server.
+    state: AppState,
 }
 
 impl Application {
@@ -38,7 +40,8 @@ impl Application {
         Ok(Self {
             listener,
             port,
-            router: routes::router(state),
+            router: routes::router(state.clone()),
+            state,
         })
     }
 
@@ -59,6 +62,28 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let stop = CancellationToken::new();
+        let state = self.state.clone();
+        let outbox = outbox::spawn(
+            state.clone(),
+            state.upload.outbox_interval,
+            stop.child_token(),
+        );
+        // `serve` cancels `stop` (and so the outbox) as soon as shutdown begins; games
+        // the outbox leaves are published by the next gateway to run it.
+        let served = self.serve(stop.clone(), shutdown).await;
+        stop.cancel();
+        if tokio::time::timeout(DRAIN_DEADLINE, outbox).await.is_err() {
+            tracing::warn!("The outbox did not stop in time");
+        }
+        state.publisher.close().await;
+        served
+    }
+
+    async fn serve(
+        self,
+        stop: CancellationToken,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         // Connect info gives handlers the peer address (login rate limiting).
         let service = self
             .router

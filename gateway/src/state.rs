@@ -4,23 +4,29 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use redis::aio::ConnectionManager;
-use shared_events::Bus;
+use shared_events::{Bus, Publisher};
 use shared_store::{RedisKeys, connect_mongodb, connect_redis};
 
 use crate::auth::jwt::JwtKeys;
 use crate::auth::password::PasswordHasher;
 use crate::auth::refresh::RefreshTokens;
-use crate::config::Settings;
+use crate::config::{Settings, UploadSettings};
 use crate::rate_limit::LoginLimiter;
-use crate::store::{Games, Users};
+use crate::store::{Games, Results, Users};
 
 /// Shared by all handlers; every field is cheap to clone (handles and `Arc`s).
 #[derive(Clone)]
 pub struct AppState {
     /// The bus (its topology is declared at start, like every process does).
     pub bus: Bus,
+    /// Confirmed publishing on its own connection, shared by all requests (concurrent
+    /// publishes are pipelined on its one channel).
+    pub publisher: Publisher,
+    pub upload: UploadSettings,
     pub users: Users,
     pub games: Games,
+    /// `processing-service`'s results and progress, read-only.
+    pub results: Results,
     pub refresh_tokens: RefreshTokens,
     pub redis: ConnectionManager,
     pub keys: RedisKeys,
@@ -70,10 +76,14 @@ impl AppState {
             settings.auth.hash_low_priority,
         )
         .await?;
+        let publisher = Publisher::new(bus.clone(), "gateway publisher");
         Ok(Self {
             bus,
+            publisher,
+            upload: settings.upload.clone(),
             users,
             games,
+            results: Results::new(&db),
             refresh_tokens,
             login_limiter: LoginLimiter::new(
                 redis.clone(),

@@ -28,6 +28,7 @@ use crate::auth::password::Verified;
 use crate::bookkeeping::RequestUser;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ClientAddr};
+use crate::openapi::ErrorResponse;
 use crate::state::AppState;
 use crate::store::users::{InsertUserError, UserDoc};
 
@@ -43,24 +44,33 @@ pub fn router() -> Router<AppState> {
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
 }
 
-#[derive(Deserialize)]
+/// The part of the OpenAPI description this module serves.
+pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
+    #[derive(utoipa::OpenApi)]
+    #[openapi(paths(register, login, refresh, logout))]
+    struct Doc;
+    <Doc as utoipa::OpenApi>::openapi()
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
 struct Credentials {
     username: String,
+    #[schema(value_type = String, format = Password)]
     password: SecretString,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct RefreshRequest {
     refresh_token: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Registered {
     user_id: String,
 }
 
 /// The answer to a login or a refresh.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct TokenResponse {
     user_id: String,
     access_token: String,
@@ -70,6 +80,13 @@ struct TokenResponse {
     refresh_token: String,
 }
 
+/// Creates an account.
+#[utoipa::path(post, path = "/register", tag = "accounts", request_body = Credentials,
+    responses(
+        (status = 201, body = Registered),
+        (status = 409, description = "The username is taken", body = ErrorResponse),
+        (status = 422, description = "A field breaks a rule", body = ErrorResponse),
+    ))]
 #[tracing::instrument(skip_all)]
 async fn register(
     State(state): State<AppState>,
@@ -101,6 +118,14 @@ async fn register(
     Ok((StatusCode::CREATED, Json(Registered { user_id: user.id })))
 }
 
+/// Logs in: an access token and a rotating refresh token.
+#[utoipa::path(post, path = "/login", tag = "accounts", request_body = Credentials,
+    responses(
+        (status = 200, body = TokenResponse),
+        (status = 401, description = "Wrong username or password", body = ErrorResponse),
+        (status = 429, description = "Too many failed attempts", body = ErrorResponse),
+        (status = 503, description = "Busy; retry after Retry-After", body = ErrorResponse),
+    ))]
 #[tracing::instrument(skip_all)]
 async fn login(
     State(state): State<AppState>,
@@ -146,6 +171,12 @@ async fn login(
     tokens_for(&state, user.id, refresh_token)
 }
 
+/// Trades a refresh token for new tokens; a reused one revokes its family.
+#[utoipa::path(post, path = "/refresh", tag = "accounts", request_body = RefreshRequest,
+    responses(
+        (status = 200, body = TokenResponse),
+        (status = 401, description = "Unknown, expired, revoked or reused", body = ErrorResponse),
+    ))]
 #[tracing::instrument(skip_all)]
 async fn refresh(
     State(state): State<AppState>,
@@ -157,6 +188,9 @@ async fn refresh(
     tokens_for(&state, issued.user_id, issued.token)
 }
 
+/// Revokes the refresh token's family; idempotent.
+#[utoipa::path(post, path = "/logout", tag = "accounts", request_body = RefreshRequest,
+    responses((status = 204, description = "Logged out")))]
 #[tracing::instrument(skip_all)]
 async fn logout(
     State(state): State<AppState>,

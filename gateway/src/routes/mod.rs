@@ -4,6 +4,8 @@
 pub mod accounts;
 pub mod games;
 pub mod health;
+pub mod scores;
+pub mod upload;
 
 use axum::Router;
 use axum::http::Request;
@@ -17,11 +19,13 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// The whole API. Resource routers are merged under the bookkeeping middleware; health
-/// stays outside it so probes are not journaled.
+/// and the API description stay outside it so probes and docs are not journaled.
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .merge(accounts::router())
         .merge(games::router())
+        .merge(upload::router(state.upload.max_body_bytes))
+        .merge(scores::router())
         .layer(middleware::from_fn_with_state(
             state.clone(),
             bookkeeping::record,
@@ -29,6 +33,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api)
         .merge(health::router())
+        .merge(crate::openapi::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(CatchPanicLayer::custom(panicked))

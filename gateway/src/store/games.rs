@@ -4,7 +4,8 @@
 //! created_at: DateTime, exercise, score, status, ...}`. Pages are ordered by
 //! `(created_at, _id)` descending; the cursor is the last row's pair, base64url-encoded,
 //! so paging stays stable while new games arrive. Served by the index
-//! `{user_id: 1, created_at: -1, _id: -1}`.
+//! `{user_id: 1, created_at: -1, _id: -1}`. The upload path's writes and the full
+//! document are in [`super::uploads`].
 
 use anyhow::Context;
 use base64::Engine;
@@ -23,6 +24,19 @@ pub struct GameSummary {
     pub exercise: Option<String>,
     pub score: Option<Bson>,
     pub status: Option<String>,
+}
+
+/// One game as `GET /games/{id}` shows it (everything but the recording).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GameDetail {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub created_at: DateTime,
+    pub exercise: Option<String>,
+    pub score: Option<Bson>,
+    pub status: Option<String>,
+    pub started_at: Option<DateTime>,
+    pub ended_at: Option<DateTime>,
 }
 
 /// Where the next page starts: just after the game `(created_at, id)`.
@@ -49,12 +63,15 @@ impl Cursor {
 #[derive(Debug, Clone)]
 pub struct Games {
     collection: Collection<GameSummary>,
+    /// The same collection, read and written as whole documents by the upload path.
+    pub(super) records: Collection<super::uploads::GameRecord>,
 }
 
 impl Games {
     pub fn new(db: &Database) -> Self {
         Self {
             collection: db.collection("games"),
+            records: db.collection("games"),
         }
     }
 
@@ -66,7 +83,24 @@ impl Games {
             .create_index(by_user_newest_first)
             .await
             .context("Failed to create the games listing index")?;
-        Ok(())
+        self.ensure_upload_indexes().await
+    }
+
+    /// The game `game_id` if it is `user_id`'s; another user's game is `None` too.
+    pub async fn find_for_user(
+        &self,
+        game_id: &str,
+        user_id: &str,
+    ) -> anyhow::Result<Option<GameDetail>> {
+        self.collection
+            .clone_with_type::<GameDetail>()
+            .find_one(doc! { "_id": game_id, "user_id": user_id })
+            .projection(doc! {
+                "created_at": 1, "exercise": 1, "score": 1, "status": 1,
+                "started_at": 1, "ended_at": 1,
+            })
+            .await
+            .context("Failed to read a game")
     }
 
     /// Up to `limit` of the user's games after `after`, and the cursor of the next page

@@ -2,7 +2,10 @@
 //! with their logic in [`crate::auth::refresh`]).
 
 pub mod games;
+pub mod results;
+pub mod uploads;
 pub mod users;
 
 pub use games::Games;
+pub use results::Results;
 pub use users::Users;

@@ -5,10 +5,16 @@
 mod access_tokens;
 mod accounts;
 mod bookkeeping;
+mod docs;
 mod errors;
 mod games;
 mod health;
 mod helpers;
 mod rate_limit;
+mod reads;
 mod refresh;
 mod startup;
+mod upload;
+mod upload_helpers;
+mod upload_outage;
+mod upload_refused;

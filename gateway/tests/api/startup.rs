@@ -11,6 +11,7 @@ use crate::helpers::test_settings;
 async fn the_server_drains_and_stops_when_told() {
     let (settings, _) = test_settings(&[]);
     let store = settings.store.clone();
+    let bus = shared_events::Bus::new(settings.bus.clone());
     let application = Application::build(settings).await.expect("the app builds");
     let url = format!("http://127.0.0.1:{}/healthz", application.port());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -34,4 +35,6 @@ async fn the_server_drains_and_stops_when_told() {
         .await
         .expect("mongodb");
     db.drop().await.expect("drop the test database");
+    // The app declared its topology at start; leave no queues behind.
+    bus.delete_topology().await;
 }

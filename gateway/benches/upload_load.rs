@@ -1,0 +1,477 @@
+//! `POST /game` throughput and latency, beside the raw broker limit for the same
+//! message size.
+//!
+//! Runs the real gateway in-process (its own multi-threaded runtime, as `main` would)
+//! against the local RabbitMQ, MongoDB-compatible server and Redis, on a fresh bus
+//! prefix, database and Redis prefix, and drives it over loopback HTTP from a separate
+//! client runtime, like many phones (seed 001's generator: each client posts back to
+//! back). Every upload is a 60 s, 100 Hz recording with all channels (~0.7 MB JSON,
+//! sent uncompressed). A consumer drains the processing queue meanwhile. Phases:
+//! 1. saturation: `BENCH_PHONES` clients (default 16) post back to back;
+//! 2. half load: uploads are started at half the rate phase 1 reached, open loop;
+//! 3. raw broker limit: the same ProcessingEvent body published straight through
+//!    lapin with confirms, `BENCH_IN_FLIGHT` (default 64) unconfirmed at a time, to the
+//!    same exchange (so the same quorum queue and history stream).
+//!
+//! `cargo bench -p gateway --bench upload_load` (release profile; without `--bench`
+//! the binary exits at once, so `cargo test --all-targets` skips it). `BENCH_SECS` sets
+//! each phase's length (default 10). The bench's database, Redis keys and bus
+//! topology are removed at the end.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+// Cheap to clone: the 0.7 MB body is shared by every request, not copied.
+use axum::body::Bytes;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use gateway::config::Settings;
+use gateway::startup::Application;
+use serde_json::{Value, json};
+use shared_events::events::{EncodedRecording, ProcessingEventV1};
+use shared_events::lapin::options::{
+    BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions,
+};
+use shared_events::lapin::types::FieldTable;
+use shared_events::{Bus, Envelope, Event, WorkQueue};
+use shared_store::{connect_mongodb, connect_redis};
+
+const FS: usize = 100;
+const SECONDS: usize = 60;
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() -> anyhow::Result<()> {
+    if !std::env::args().any(|arg| arg == "--bench") {
+        println!("upload_load: skipped (run it with `cargo bench -p gateway --bench upload_load`)");
+        return Ok(());
+    }
+    let phase = Duration::from_secs(env_or("BENCH_SECS", 10));
+    let phones: usize = env_or("BENCH_PHONES", 16);
+    let in_flight: usize = env_or("BENCH_IN_FLIGHT", 64);
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let vars = [
+        ("M2M_HTTP_ADDR", "127.0.0.1:0".to_owned()),
+        ("M2M_MONGODB_DB", format!("bench_{id}")),
+        ("M2M_REDIS_PREFIX", format!("bench:{id}:")),
+        ("M2M_BUS_PREFIX", format!("bench-{id}")),
+    ];
+    let settings = Settings::from_lookup(|name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
+            .or_else(|| std::env::var(name).ok())
+    })?;
+    let store = settings.store.clone();
+    let bus = Bus::new(settings.bus.clone());
+
+    let server = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let app = server.block_on(Application::build(settings))?;
+    let base = format!("http://127.0.0.1:{}", app.port());
+    server.spawn(app.run_until(std::future::pending()));
+
+    let client = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let report = client.block_on(run(&base, &bus, phase, phones, in_flight));
+    client.block_on(async {
+        bus.delete_topology().await;
+        cleanup(&store).await
+    })?;
+    let report = report?;
+    println!(
+        "cores={}; phase length {} s; {phones} phones; {in_flight} raw publishes in flight",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        phase.as_secs()
+    );
+    println!("{report}");
+    Ok(())
+}
+
+async fn run(
+    base: &str,
+    bus: &Bus,
+    phase: Duration,
+    phones: usize,
+    in_flight: usize,
+) -> anyhow::Result<String> {
+    let sensors = recording_json();
+    let body = upload_body(&sensors);
+    let event = Envelope::new(Event::ProcessingV1(ProcessingEventV1 {
+        user_id: uuid::Uuid::now_v7(),
+        game_id: uuid::Uuid::now_v7(),
+        exercise: "piano".into(),
+        score: 1234,
+        started_at: time::OffsetDateTime::now_utc(),
+        ended_at: time::OffsetDateTime::now_utc(),
+        // Compressed as the gateway does (zstd level 1), so both sides move the same bytes.
+        recording: EncodedRecording {
+            content_type: EncodedRecording::CONTENT_TYPE.to_owned(),
+            content_encoding: EncodedRecording::CONTENT_ENCODING.to_owned(),
+            data: base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                zstd::bulk::compress(&sensors, 1)?,
+            ),
+        },
+    }))
+    .to_json()?;
+    let drain = tokio::spawn(drain(bus.clone()));
+
+    let http = reqwest::Client::new();
+    let mut tokens = Vec::new();
+    for _ in 0..phones {
+        tokens.push(sign_up(&http, base).await?);
+    }
+    // Warm-up: connections, the publisher's channel, the allocator.
+    closed_loop(&http, base, &tokens, &body, Duration::from_secs(2)).await?;
+
+    let saturated = closed_loop(&http, base, &tokens, &body, phase).await?;
+    let rate = saturated.rate() / 2.0;
+    let half = open_loop(&http, base, &tokens, &body, phase, rate).await?;
+    let raw = raw_publish(bus, &event, phase, in_flight).await?;
+    drain.abort();
+
+    let (s, h) = (saturated.latency(), half.latency());
+    Ok(format!(
+        "body {:.0} KB JSON, event {:.0} KB (zstd level 1 + base64)\n\
+         saturation: {:.1} games/s ({} accepted, {} refused), p50 {:.1} ms, p99 {:.1} ms\n\
+         half load ({rate:.1}/s offered): {:.1} games/s ({} accepted, {} refused), p50 {:.1} ms, p99 {:.1} ms\n\
+         raw broker: {raw:.1} confirmed publishes/s of the same event\n\
+         gateway / raw = {:.0}% (target >= 50%)",
+        body.len() as f64 / 1e3,
+        event.len() as f64 / 1e3,
+        saturated.rate(),
+        saturated.samples.len(),
+        saturated.refused,
+        ms(s.0),
+        ms(s.1),
+        half.rate(),
+        half.samples.len(),
+        half.refused,
+        ms(h.0),
+        ms(h.1),
+        100.0 * saturated.rate() / raw,
+    ))
+}
+
+#[derive(Default)]
+struct Run {
+    samples: Vec<Duration>,
+    refused: usize,
+    elapsed: Duration,
+}
+
+impl Run {
+    fn rate(&self) -> f64 {
+        self.samples.len() as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// (p50, p99)
+    fn latency(&self) -> (Duration, Duration) {
+        let mut sorted = self.samples.clone();
+        sorted.sort_unstable();
+        let at = |q: f64| {
+            let index = ((sorted.len() as f64 - 1.0) * q).round() as usize;
+            sorted.get(index).copied().unwrap_or_default()
+        };
+        (at(0.50), at(0.99))
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// One upload with a fresh idempotency key; its latency when accepted.
+async fn upload(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    body: &Bytes,
+) -> anyhow::Result<Option<Duration>> {
+    let sent = Instant::now();
+    let response = http
+        .post(format!("{base}/game"))
+        .bearer_auth(token)
+        .header("Content-Type", "application/json")
+        .header("Idempotency-Key", uuid::Uuid::now_v7().to_string())
+        .body(body.clone())
+        .send()
+        .await?;
+    let status = response.status().as_u16();
+    let _ = response.bytes().await?;
+    match status {
+        202 => Ok(Some(sent.elapsed())),
+        503 => Ok(None),
+        other => anyhow::bail!("POST /game answered {other}"),
+    }
+}
+
+/// Every phone posts back to back until `length` has passed.
+async fn closed_loop(
+    http: &reqwest::Client,
+    base: &str,
+    tokens: &[String],
+    body: &Bytes,
+    length: Duration,
+) -> anyhow::Result<Run> {
+    let started = Instant::now();
+    let deadline = started + length;
+    let mut phones = FuturesUnordered::new();
+    for token in tokens {
+        phones.push(async move {
+            let mut run = Run::default();
+            while Instant::now() < deadline {
+                match upload(http, base, token, body).await? {
+                    Some(latency) => run.samples.push(latency),
+                    None => run.refused += 1,
+                }
+            }
+            anyhow::Ok(run)
+        });
+    }
+    let mut total = Run::default();
+    while let Some(run) = phones.next().await {
+        let run = run?;
+        total.samples.extend(run.samples);
+        total.refused += run.refused;
+    }
+    total.elapsed = started.elapsed();
+    Ok(total)
+}
+
+/// Starts uploads at `rate` per second, whatever the answers, for `length`.
+async fn open_loop(
+    http: &reqwest::Client,
+    base: &str,
+    tokens: &[String],
+    body: &Bytes,
+    length: Duration,
+    rate: f64,
+) -> anyhow::Result<Run> {
+    let interval = Duration::from_secs_f64(1.0 / rate.max(0.1));
+    let started = Instant::now();
+    let mut pending = FuturesUnordered::new();
+    let mut total = Run::default();
+    let mut next = started;
+    let mut n = 0usize;
+    while next < started + length {
+        let token = &tokens[n % tokens.len()];
+        n += 1;
+        tokio::select! {
+            () = tokio::time::sleep_until(next.into()) => {
+                pending.push(upload(http, base, token, body));
+                next += interval;
+            }
+            Some(done) = pending.next(), if !pending.is_empty() => {
+                match done? { Some(l) => total.samples.push(l), None => total.refused += 1 }
+            }
+        }
+    }
+    while let Some(done) = pending.next().await {
+        match done? {
+            Some(l) => total.samples.push(l),
+            None => total.refused += 1,
+        }
+    }
+    total.elapsed = started.elapsed();
+    Ok(total)
+}
+
+/// Confirmed publishes per second of `event`, `in_flight` unconfirmed at a time.
+async fn raw_publish(
+    bus: &Bus,
+    event: &[u8],
+    length: Duration,
+    in_flight: usize,
+) -> anyhow::Result<f64> {
+    let connection = bus.connect("bench raw publisher").await?;
+    let channel = connection.create_channel().await?;
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await?;
+    let exchange = bus.topology().events_exchange();
+    let properties = shared_events::lapin::BasicProperties::default()
+        .with_content_type("application/json".into())
+        .with_delivery_mode(2);
+    let started = Instant::now();
+    let mut confirms = FuturesUnordered::new();
+    let mut confirmed = 0usize;
+    loop {
+        while confirms.len() < in_flight && started.elapsed() < length {
+            let confirm = channel
+                .basic_publish(
+                    exchange.as_str().into(),
+                    Event::PROCESSING_REQUESTED.into(),
+                    BasicPublishOptions {
+                        mandatory: true,
+                        immediate: false,
+                    },
+                    event,
+                    properties.clone(),
+                )
+                .await?;
+            confirms.push(confirm);
+        }
+        match confirms.next().await {
+            Some(confirmation) => {
+                anyhow::ensure!(confirmation?.is_ack(), "the broker nacked a raw publish");
+                confirmed += 1;
+            }
+            None => break,
+        }
+    }
+    let rate = confirmed as f64 / started.elapsed().as_secs_f64();
+    let _ = connection.close(200, "bench done".into()).await;
+    Ok(rate)
+}
+
+/// Consumes the processing queue (auto-ack) so it does not grow during the bench.
+async fn drain(bus: Bus) -> anyhow::Result<()> {
+    let connection = bus.connect("bench drain").await?;
+    let channel = connection.create_channel().await?;
+    channel
+        .basic_qos(
+            200,
+            shared_events::lapin::options::BasicQosOptions::default(),
+        )
+        .await?;
+    let queue = bus.topology().queue(WorkQueue::Processing);
+    let mut consumer = channel
+        .basic_consume(
+            queue.as_str().into(),
+            "bench-drain".into(),
+            BasicConsumeOptions {
+                no_ack: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
+    while let Some(delivery) = consumer.next().await {
+        delivery.context("delivery")?;
+    }
+    Ok(())
+}
+
+async fn sign_up(http: &reqwest::Client, base: &str) -> anyhow::Result<String> {
+    let username = format!("phone-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let credentials = json!({ "username": username, "password": "benchmark password" });
+    let registered = http
+        .post(format!("{base}/register"))
+        .json(&credentials)
+        .send()
+        .await?;
+    anyhow::ensure!(
+        registered.status() == 201,
+        "register answered {}",
+        registered.status()
+    );
+    let login: Value = http
+        .post(format!("{base}/login"))
+        .json(&credentials)
+        .send()
+        .await?
+        .json()
+        .await?;
+    login["access_token"]
+        .as_str()
+        .map(str::to_owned)
+        .context("no access token")
+}
+
+async fn cleanup(store: &shared_store::StoreSettings) -> anyhow::Result<()> {
+    connect_mongodb(store, "gateway-bench")
+        .await?
+        .drop()
+        .await?;
+    let mut redis = connect_redis(store).await?;
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}*", store.redis_prefix))
+        .query_async(&mut redis)
+        .await?;
+    if !keys.is_empty() {
+        redis::cmd("DEL")
+            .arg(keys)
+            .query_async::<()>(&mut redis)
+            .await?;
+    }
+    Ok(())
+}
+
+fn upload_body(sensors: &[u8]) -> Bytes {
+    let sensors = String::from_utf8_lossy(sensors);
+    let now = time::OffsetDateTime::now_utc();
+    let format = &time::format_description::well_known::Rfc3339;
+    let end = now.format(format).unwrap_or_default();
+    let start = (now - time::Duration::seconds(SECONDS as i64))
+        .format(format)
+        .unwrap_or_default();
+    let text = format!(
+        r#"{{"exercise":"piano","score":1234,"started_at":"{start}","ended_at":"{end}","sensors":{sensors}}}"#
+    );
+    Bytes::from(text.into_bytes())
+}
+
+/// A `sensors` object with every channel: smooth finger motion with a little noise, a
+/// 6 Hz tremor on the inertial axes and grip episodes, printed with 3 decimals as a
+/// phone sends them (the generator of `processing-service`'s pipeline bench).
+fn recording_json() -> Vec<u8> {
+    let n = FS * SECONDS;
+    let mut noise = 0x2545_f491_4f6c_dd1d_u64;
+    let mut jitter = move || {
+        noise ^= noise << 13;
+        noise ^= noise >> 7;
+        noise ^= noise << 17;
+        (noise % 1000) as f64 / 1000.0 - 0.5
+    };
+    let mut channel = |f: &dyn Fn(f64) -> f64, scale: f64| -> String {
+        let values: Vec<String> = (0..n)
+            .map(|i| format!("{:.3}", f(i as f64 / FS as f64) + scale * jitter()))
+            .collect();
+        format!("[{}]", values.join(","))
+    };
+    let tau = std::f64::consts::TAU;
+    let joints = [
+        "thumb_mcp",
+        "thumb_ip",
+        "index_mcp",
+        "index_pip",
+        "middle_mcp",
+        "middle_pip",
+        "ring_mcp",
+        "ring_pip",
+        "little_mcp",
+        "little_pip",
+    ];
+    let angles: Vec<String> = joints
+        .iter()
+        .enumerate()
+        .map(|(k, name)| {
+            let phase = k as f64 * 0.3;
+            let curve = move |t: f64| 40.0 * (1.0 - (tau * 0.25 * t + phase).cos());
+            format!("\"{name}\":{}", channel(&curve, 0.1))
+        })
+        .collect();
+    let mut axes = |amplitude: f64| {
+        let x = channel(&|t| amplitude * (tau * 6.0 * t).sin(), 0.2);
+        let y = channel(&|t| 0.5 * amplitude * (tau * 6.0 * t).cos(), 0.2);
+        let z = channel(&|t| 9.81 + 0.2 * (tau * 0.5 * t).sin(), 0.05);
+        format!(r#"{{"x":{x},"y":{y},"z":{z}}}"#)
+    };
+    let gyro = axes(8.0);
+    let accel = axes(0.5);
+    let grip = channel(&|t| (30.0 * (tau * 0.2 * t).sin()).max(0.0), 0.2);
+    format!(
+        r#"{{"sample_rate_hz":{FS},"angles_deg":{{{}}},"gyro_dps":{gyro},"accel_ms2":{accel},"grip_force_n":{grip}}}"#,
+        angles.join(",")
+    )
+    .into_bytes()
+}

@@ -1,0 +1,46 @@
+//! Reading what `processing-service` writes (`worker/results.rs` there is the writer
+//! and the contract): `results`, one document per game (`_id` = game id, `status`,
+//! `metrics`, `failure_reason`, `analytics_version`), and `progress`, one per patient
+//! and exercise (`_id` = `<user_id>:<exercise>`). The gateway only reads them.
+
+use anyhow::Context;
+use mongodb::bson::{Document, doc};
+use mongodb::{Collection, Database};
+
+#[derive(Debug, Clone)]
+pub struct Results {
+    results: Collection<Document>,
+    progress: Collection<Document>,
+}
+
+impl Results {
+    pub fn new(db: &Database) -> Self {
+        Self {
+            results: db.collection("results"),
+            progress: db.collection("progress"),
+        }
+    }
+
+    /// The analysis of a game, if it has been analysed.
+    pub async fn result(&self, game_id: &str) -> anyhow::Result<Option<Document>> {
+        self.results
+            .find_one(doc! { "_id": game_id })
+            .projection(doc! {
+                "status": 1, "metrics": 1, "failure_reason": 1, "analytics_version": 1,
+            })
+            .await
+            .context("Failed to read a game's result")
+    }
+
+    /// A patient's progress on an exercise, if any game of it was analysed.
+    pub async fn progress(
+        &self,
+        user_id: &str,
+        exercise: &str,
+    ) -> anyhow::Result<Option<Document>> {
+        self.progress
+            .find_one(doc! { "_id": format!("{user_id}:{exercise}") })
+            .await
+            .context("Failed to read progress")
+    }
+}
