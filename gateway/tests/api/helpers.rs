@@ -27,7 +27,7 @@ pub struct TestApp {
     pub keys: RedisKeys,
     pub jwt_secret: String,
     pub bus: shared_events::Bus,
-    store: StoreSettings,
+    pub store: StoreSettings,
 }
 
 pub async fn spawn_app() -> TestApp {

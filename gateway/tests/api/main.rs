@@ -6,6 +6,7 @@ mod access_tokens;
 mod accounts;
 mod bookkeeping;
 mod docs;
+mod end_to_end;
 mod errors;
 mod games;
 mod health;

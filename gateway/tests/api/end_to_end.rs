@@ -1,0 +1,73 @@
+//! One game through the whole system: upload on the gateway, analysis by a real
+//! processing worker over the real broker, the result read back by the phone.
+
+use std::time::Duration;
+
+use processing_service::analytics::AnalysisConfig;
+use processing_service::worker::{Worker, WorkerSettings};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use crate::helpers::spawn_app;
+use crate::upload_helpers::{SAMPLE, accepted_game_id, post_game, user};
+
+#[tokio::test]
+async fn an_uploaded_game_is_analysed_and_the_phone_reads_its_metrics_and_progress() {
+    let app = spawn_app().await;
+    let worker = Worker::build(WorkerSettings {
+        bus: app.bus.settings().clone(),
+        store: app.store.clone(),
+        concurrency: 2,
+        prefetch: 4,
+        shutdown_grace: Duration::from_secs(10),
+        max_recording_bytes: 16 << 20,
+        analysis: AnalysisConfig::default(),
+    })
+    .await
+    .expect("the worker starts on the gateway's stack");
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(worker.run_until_stopped(stop.clone()));
+
+    let (access, _) = user(&app).await;
+    let game_id =
+        accepted_game_id(post_game(&app, &access, Some("e2e-1"), SAMPLE, &[]).await).await;
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let game = loop {
+        let game: Value = app
+            .client
+            .get(app.url(&format!("/games/{game_id}")))
+            .bearer_auth(&access)
+            .send()
+            .await
+            .expect("request sent")
+            .json()
+            .await
+            .expect("json");
+        if game["status"] == "processed" {
+            break game;
+        }
+        assert_eq!(game["status"], "queued", "{game}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not processed within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+
+    let index = &game["metrics"]["fingers"]["index"];
+    assert!(
+        index["sparc_mean"].as_f64().is_some_and(f64::is_finite),
+        "{game}"
+    );
+    assert!(
+        game["metrics"]["tremor"]["gyro"]["tremor_rms"].is_number(),
+        "{game}"
+    );
+    assert_eq!(game["progress"]["session_count"], 1, "{game}");
+    stop.cancel();
+    running
+        .await
+        .expect("worker task")
+        .expect("worker stops cleanly");
+}
