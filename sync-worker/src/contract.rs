@@ -8,9 +8,9 @@
 //! | `users:updated_time` | STRING, Unix ms | gateway, with every `SADD users` | sync |
 //! | `c:<command>` | STRING counter | gateway, `INCR` per request | sync |
 //! | `c:updated_time` | STRING, Unix ms | gateway, with every counter increment (one for all counters, as in seed 000) | sync |
-//! | `leaderboard:<exercise>` | ZSET member -> best score | not written yet (planned: the gateway on reconciliation) | sync |
+//! | `leaderboard:<exercise>` | ZSET user id -> best score | gateway, `ZADD GT` on each new upload | sync |
 //! | `leaderboard:updated_time` | STRING, Unix ms | with every leaderboard write | sync |
-//! | `agg:<exercise>` | HASH `count`, `score_sum` | not written yet (as leaderboards) | sync |
+//! | `agg:<exercise>` | HASH `count`, `score_sum` | gateway, `HINCRBY` on each new upload | sync |
 //! | `agg:updated_time` | STRING, Unix ms | with every aggregate write | sync |
 //! | `journal` | LIST of JSON entries, `RPUSH`, oldest first | gateway, one per request | backup (to the store, then freed) |
 //! | `journal:staging` | LIST | backup only: the batch being archived | backup |
