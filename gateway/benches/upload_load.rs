@@ -102,7 +102,7 @@ async fn run(
     phones: usize,
     in_flight: usize,
 ) -> anyhow::Result<String> {
-    let sensors = recording_json();
+    let sensors = shared_events::recording::synthetic_sensors_json(SECONDS, FS);
     let body = upload_body(&sensors);
     let event = Envelope::new(Event::ProcessingV1(ProcessingEventV1 {
         user_id: uuid::Uuid::now_v7(),
@@ -418,60 +418,4 @@ fn upload_body(sensors: &[u8]) -> Bytes {
         r#"{{"exercise":"piano","score":1234,"started_at":"{start}","ended_at":"{end}","sensors":{sensors}}}"#
     );
     Bytes::from(text.into_bytes())
-}
-
-/// A `sensors` object with every channel: smooth finger motion with a little noise, a
-/// 6 Hz tremor on the inertial axes and grip episodes, printed with 3 decimals as a
-/// phone sends them (the generator of `processing-service`'s pipeline bench).
-fn recording_json() -> Vec<u8> {
-    let n = FS * SECONDS;
-    let mut noise = 0x2545_f491_4f6c_dd1d_u64;
-    let mut jitter = move || {
-        noise ^= noise << 13;
-        noise ^= noise >> 7;
-        noise ^= noise << 17;
-        (noise % 1000) as f64 / 1000.0 - 0.5
-    };
-    let mut channel = |f: &dyn Fn(f64) -> f64, scale: f64| -> String {
-        let values: Vec<String> = (0..n)
-            .map(|i| format!("{:.3}", f(i as f64 / FS as f64) + scale * jitter()))
-            .collect();
-        format!("[{}]", values.join(","))
-    };
-    let tau = std::f64::consts::TAU;
-    let joints = [
-        "thumb_mcp",
-        "thumb_ip",
-        "index_mcp",
-        "index_pip",
-        "middle_mcp",
-        "middle_pip",
-        "ring_mcp",
-        "ring_pip",
-        "little_mcp",
-        "little_pip",
-    ];
-    let angles: Vec<String> = joints
-        .iter()
-        .enumerate()
-        .map(|(k, name)| {
-            let phase = k as f64 * 0.3;
-            let curve = move |t: f64| 40.0 * (1.0 - (tau * 0.25 * t + phase).cos());
-            format!("\"{name}\":{}", channel(&curve, 0.1))
-        })
-        .collect();
-    let mut axes = |amplitude: f64| {
-        let x = channel(&|t| amplitude * (tau * 6.0 * t).sin(), 0.2);
-        let y = channel(&|t| 0.5 * amplitude * (tau * 6.0 * t).cos(), 0.2);
-        let z = channel(&|t| 9.81 + 0.2 * (tau * 0.5 * t).sin(), 0.05);
-        format!(r#"{{"x":{x},"y":{y},"z":{z}}}"#)
-    };
-    let gyro = axes(8.0);
-    let accel = axes(0.5);
-    let grip = channel(&|t| (30.0 * (tau * 0.2 * t).sin()).max(0.0), 0.2);
-    format!(
-        r#"{{"sample_rate_hz":{FS},"angles_deg":{{{}}},"gyro_dps":{gyro},"accel_ms2":{accel},"grip_force_n":{grip}}}"#,
-        angles.join(",")
-    )
-    .into_bytes()
 }

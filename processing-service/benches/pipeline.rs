@@ -17,6 +17,7 @@ use futures_util::StreamExt as _;
 use shared_events::events::{EncodedRecording, ProcessingEventV1};
 use shared_events::lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions};
 use shared_events::lapin::types::FieldTable;
+use shared_events::recording::synthetic_sensors_json;
 use shared_events::{Bus, BusSettings, Envelope, Event, Publisher, WorkQueue};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -35,7 +36,7 @@ fn main() -> anyhow::Result<()> {
         }
     }
     let runtime = tokio::runtime::Runtime::new()?;
-    let recording = EncodedRecording::from_json(&recording_json())?;
+    let recording = EncodedRecording::from_json(&synthetic_sensors_json(SECONDS, FS))?;
     println!(
         "recording: {SECONDS} s at {FS} Hz, 10 joints + gyro + accel + grip; event recording {} bytes (base64 zstd)",
         recording.data.len()
@@ -146,59 +147,4 @@ fn game(recording: EncodedRecording) -> Envelope {
         ended_at: now,
         recording,
     }))
-}
-
-/// A `sensors` object: smooth finger motion with a little noise, a 6 Hz tremor on
-/// the inertial axes and grip episodes, printed with the 2-3 decimals a phone sends.
-fn recording_json() -> Vec<u8> {
-    let n = FS * SECONDS;
-    let mut noise = 0x2545_f491_4f6c_dd1d_u64;
-    let mut jitter = move || {
-        noise ^= noise << 13;
-        noise ^= noise >> 7;
-        noise ^= noise << 17;
-        (noise % 1000) as f64 / 1000.0 - 0.5
-    };
-    let mut channel = |f: &dyn Fn(f64) -> f64, scale: f64| -> String {
-        let values: Vec<String> = (0..n)
-            .map(|i| format!("{:.3}", f(i as f64 / FS as f64) + scale * jitter()))
-            .collect();
-        format!("[{}]", values.join(","))
-    };
-    let tau = std::f64::consts::TAU;
-    let joints = [
-        "thumb_mcp",
-        "thumb_ip",
-        "index_mcp",
-        "index_pip",
-        "middle_mcp",
-        "middle_pip",
-        "ring_mcp",
-        "ring_pip",
-        "little_mcp",
-        "little_pip",
-    ];
-    let angles: Vec<String> = joints
-        .iter()
-        .enumerate()
-        .map(|(k, name)| {
-            let phase = k as f64 * 0.3;
-            let curve = move |t: f64| 40.0 * (1.0 - (tau * 0.25 * t + phase).cos());
-            format!("\"{name}\":{}", channel(&curve, 0.1))
-        })
-        .collect();
-    let mut axes = |amplitude: f64| {
-        let x = channel(&|t| amplitude * (tau * 6.0 * t).sin(), 0.2);
-        let y = channel(&|t| 0.5 * amplitude * (tau * 6.0 * t).cos(), 0.2);
-        let z = channel(&|t| 9.81 + 0.2 * (tau * 0.5 * t).sin(), 0.05);
-        format!(r#"{{"x":{x},"y":{y},"z":{z}}}"#)
-    };
-    let gyro = axes(8.0);
-    let accel = axes(0.5);
-    let grip = channel(&|t| (30.0 * (tau * 0.2 * t).sin()).max(0.0), 0.2);
-    format!(
-        r#"{{"sample_rate_hz":{FS},"angles_deg":{{{}}},"gyro_dps":{gyro},"accel_ms2":{accel},"grip_force_n":{grip}}}"#,
-        angles.join(",")
-    )
-    .into_bytes()
 }
