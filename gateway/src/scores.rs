@@ -103,7 +103,7 @@ pub struct Aggregate {
 async fn family_members(state: &AppState, family: &str) -> anyhow::Result<Vec<String>> {
     let mut redis = state.redis.clone();
     let prefix = state.keys.key(&format!("{family}:"));
-    let pattern = format!("{}*", glob_escape(&prefix));
+    let pattern = state.keys.scan_pattern(&format!("{family}:"));
     let mut names = Vec::new();
     let mut cursor: u64 = 0;
     loop {
@@ -188,18 +188,6 @@ pub async fn aggregates(state: &AppState) -> anyhow::Result<BTreeMap<String, Agg
         .collect())
 }
 
-/// Escapes `SCAN MATCH` glob characters so a prefix matches literally.
-fn glob_escape(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
-            escaped.push('\\');
-        }
-        escaped.push(c);
-    }
-    escaped
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,10 +209,5 @@ mod tests {
         ] {
             assert!(!is_valid_exercise(bad), "{bad}");
         }
-    }
-
-    #[test]
-    fn glob_characters_in_a_prefix_are_escaped() {
-        assert_eq!(glob_escape("t[1]*:"), "t\\[1\\]\\*:");
     }
 }

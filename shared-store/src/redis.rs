@@ -52,11 +52,32 @@ impl RedisKeys {
     pub fn prefix(&self) -> &str {
         &self.prefix
     }
+
+    /// A `SCAN MATCH` pattern for every key whose name starts with `name_prefix`
+    /// (e.g. `c:`), with the deployment prefix escaped so its glob characters
+    /// match literally.
+    pub fn scan_pattern(&self, name_prefix: &str) -> String {
+        let mut pattern = String::with_capacity(self.prefix.len() + name_prefix.len() + 1);
+        for c in self.prefix.chars().chain(name_prefix.chars()) {
+            if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+                pattern.push('\\');
+            }
+            pattern.push(c);
+        }
+        pattern.push('*');
+        pattern
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_scan_pattern_matches_its_prefix_literally() {
+        let keys = RedisKeys::new("t[1]*:");
+        assert_eq!(keys.scan_pattern("c:"), "t\\[1\\]\\*:c:*");
+    }
 
     #[test]
     fn keys_carry_the_prefix() {

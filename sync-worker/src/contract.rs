@@ -98,7 +98,7 @@ impl Family {
     pub fn scan_pattern(self, keys: &RedisKeys) -> Option<String> {
         match self {
             Family::Users => None,
-            _ => Some(format!("{}{}:*", glob_escape(keys.prefix()), self.name())),
+            _ => Some(keys.scan_pattern(&format!("{}:", self.name()))),
         }
     }
 }
@@ -111,18 +111,6 @@ pub const JOURNAL_STAGING_BATCH: &str = "journal:staging:batch";
 /// The unprefixed name of a job's lease.
 pub fn lease_key(job: shared_events::events::Job) -> String {
     format!("lease:{}", job.as_str())
-}
-
-/// Escapes the glob characters of `SCAN MATCH`, so a prefix is matched literally.
-fn glob_escape(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
-            escaped.push('\\');
-        }
-        escaped.push(c);
-    }
-    escaped
 }
 
 #[cfg(test)]
