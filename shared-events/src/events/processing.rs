@@ -66,11 +66,17 @@ impl EncodedRecording {
     pub fn from_json(sensors_json: &[u8]) -> Result<Self, RecordingError> {
         let compressed =
             zstd::bulk::compress(sensors_json, Self::LEVEL).map_err(RecordingError::Compress)?;
-        Ok(Self {
+        Ok(Self::from_compressed(&compressed))
+    }
+
+    /// Wraps a zstd frame of the `sensors` JSON compressed elsewhere (at another
+    /// level, or kept for the store as well): any level decodes the same way.
+    pub fn from_compressed(compressed: &[u8]) -> Self {
+        Self {
             content_type: Self::CONTENT_TYPE.to_owned(),
             content_encoding: Self::CONTENT_ENCODING.to_owned(),
             data: BASE64.encode(compressed),
-        })
+        }
     }
 
     /// The compressed bytes, e.g. to store them as BSON binary without base64.
@@ -108,6 +114,15 @@ mod tests {
     fn a_recording_survives_compression_byte_for_byte() {
         let sensors = br#"{"sample_rate_hz":100,"angles_deg":{"index_mcp":[0.1,2.5e-3,-7]}}"#;
         let encoded = EncodedRecording::from_json(sensors).expect("compress");
+        assert_eq!(encoded.to_json(1 << 20).expect("decompress"), sensors);
+    }
+
+    #[test]
+    fn a_frame_compressed_at_another_level_decodes_the_same() {
+        let sensors = br#"{"sample_rate_hz":100,"angles_deg":{"index_mcp":[1,2,3]}}"#;
+        let frame = zstd::bulk::compress(sensors, 1).expect("compress");
+        let encoded = EncodedRecording::from_compressed(&frame);
+        assert_eq!(encoded.compressed_bytes().expect("bytes"), frame);
         assert_eq!(encoded.to_json(1 << 20).expect("decompress"), sensors);
     }
 

@@ -4,8 +4,6 @@
 
 use std::io::Read;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
@@ -100,11 +98,7 @@ pub fn decode(body: &[u8], gzip: bool, limit: usize) -> Result<Upload, ApiError>
     let recording_bytes = zstd::bulk::compress(sensors, ZSTD_LEVEL).map_err(|e| {
         ApiError::Unexpected(anyhow::Error::new(e).context("Failed to compress a recording"))
     })?;
-    let recording = EncodedRecording {
-        content_type: EncodedRecording::CONTENT_TYPE.to_owned(),
-        content_encoding: EncodedRecording::CONTENT_ENCODING.to_owned(),
-        data: BASE64.encode(&recording_bytes),
-    };
+    let recording = EncodedRecording::from_compressed(&recording_bytes);
     Ok(Upload {
         exercise: parsed.exercise,
         score: parsed.score,
