@@ -18,13 +18,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+mod common;
+
 use anyhow::Context;
 use gateway::auth::password::{OWASP_ITERATIONS, OWASP_MEMORY_KIB, OWASP_PARALLELISM};
-use gateway::config::Settings;
-use gateway::startup::Application;
 use mongodb::bson::{DateTime, doc};
 use serde_json::{Value, json};
-use shared_store::{connect_mongodb, connect_redis};
+use shared_store::connect_mongodb;
+
+use common::{env_or, invoked_as_bench, private_settings, start_gateway, teardown};
 
 const PASSWORD: &str = "benchmark password";
 /// Length of each alternating alone / loaded measuring window.
@@ -32,49 +34,26 @@ const WINDOW: Duration = Duration::from_secs(2);
 /// Caps every loop, whatever the deadline.
 const MAX_REQUESTS_PER_LOOP: usize = 200_000;
 
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn main() -> anyhow::Result<()> {
-    // `cargo bench` passes `--bench`; `cargo test --all-targets` does not, and a
-    // 40-second load run has no place in a test run.
-    if !std::env::args().any(|arg| arg == "--bench") {
-        println!("login_load: skipped (run it with `cargo bench -p gateway --bench login_load`)");
+    if !invoked_as_bench("login_load") {
         return Ok(());
     }
     let phase = Duration::from_secs(env_or("BENCH_SECS", 10));
     let login_clients: usize = env_or("BENCH_LOGIN_CONCURRENCY", 4);
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    let vars = [
-        ("M2M_HTTP_ADDR", "127.0.0.1:0".to_owned()),
-        ("M2M_MONGODB_DB", format!("bench_{id}")),
-        ("M2M_REDIS_PREFIX", format!("bench:{id}:")),
-    ];
-    let settings = Settings::from_lookup(|name| {
-        vars.iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.clone())
-            .or_else(|| std::env::var(name).ok())
-    })?;
+    let settings = private_settings()?;
     let store = settings.store.clone();
     let hash_slots = settings.auth.hash_concurrency;
 
     let server = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let app = server.block_on(Application::build(settings))?;
-    let base = format!("http://127.0.0.1:{}", app.port());
-    server.spawn(app.run_until(std::future::pending()));
+    let base = start_gateway(&server, settings.clone())?;
 
     let client = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let report = client.block_on(run(&base, phase, login_clients, &store));
-    client.block_on(cleanup(&store))?;
+    client.block_on(teardown(&settings))?;
     let report = report?;
 
     println!(
@@ -314,23 +293,4 @@ async fn login_load(
         elapsed: started.elapsed(),
         latency: percentiles(samples),
     })
-}
-
-async fn cleanup(store: &shared_store::StoreSettings) -> anyhow::Result<()> {
-    connect_mongodb(store, "gateway-bench")
-        .await?
-        .drop()
-        .await?;
-    let mut redis = connect_redis(store).await?;
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{}*", store.redis_prefix))
-        .query_async(&mut redis)
-        .await?;
-    if !keys.is_empty() {
-        redis::cmd("DEL")
-            .arg(keys)
-            .query_async::<()>(&mut redis)
-            .await?;
-    }
-    Ok(())
 }

@@ -20,13 +20,13 @@
 
 use std::time::{Duration, Instant};
 
+mod common;
+
 use anyhow::Context;
 // Cheap to clone: the 0.7 MB body is shared by every request, not copied.
 use axum::body::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
-use gateway::config::Settings;
-use gateway::startup::Application;
 use serde_json::{Value, json};
 use shared_events::events::{EncodedRecording, ProcessingEventV1};
 use shared_events::lapin::options::{
@@ -34,57 +34,32 @@ use shared_events::lapin::options::{
 };
 use shared_events::lapin::types::FieldTable;
 use shared_events::{Bus, Envelope, Event, WorkQueue};
-use shared_store::{connect_mongodb, connect_redis};
+
+use common::{env_or, invoked_as_bench, private_settings, start_gateway, teardown};
 
 const FS: usize = 100;
 const SECONDS: usize = 60;
 
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn main() -> anyhow::Result<()> {
-    if !std::env::args().any(|arg| arg == "--bench") {
-        println!("upload_load: skipped (run it with `cargo bench -p gateway --bench upload_load`)");
+    if !invoked_as_bench("upload_load") {
         return Ok(());
     }
     let phase = Duration::from_secs(env_or("BENCH_SECS", 10));
     let phones: usize = env_or("BENCH_PHONES", 16);
     let in_flight: usize = env_or("BENCH_IN_FLIGHT", 64);
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    let vars = [
-        ("M2M_HTTP_ADDR", "127.0.0.1:0".to_owned()),
-        ("M2M_MONGODB_DB", format!("bench_{id}")),
-        ("M2M_REDIS_PREFIX", format!("bench:{id}:")),
-        ("M2M_BUS_PREFIX", format!("bench-{id}")),
-    ];
-    let settings = Settings::from_lookup(|name| {
-        vars.iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.clone())
-            .or_else(|| std::env::var(name).ok())
-    })?;
-    let store = settings.store.clone();
+    let settings = private_settings()?;
     let bus = Bus::new(settings.bus.clone());
 
     let server = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let app = server.block_on(Application::build(settings))?;
-    let base = format!("http://127.0.0.1:{}", app.port());
-    server.spawn(app.run_until(std::future::pending()));
+    let base = start_gateway(&server, settings.clone())?;
 
     let client = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let report = client.block_on(run(&base, &bus, phase, phones, in_flight));
-    client.block_on(async {
-        bus.delete_topology().await;
-        cleanup(&store).await
-    })?;
+    client.block_on(teardown(&settings))?;
     let report = report?;
     println!(
         "cores={}; phase length {} s; {phones} phones; {in_flight} raw publishes in flight",
@@ -385,25 +360,6 @@ async fn sign_up(http: &reqwest::Client, base: &str) -> anyhow::Result<String> {
         .as_str()
         .map(str::to_owned)
         .context("no access token")
-}
-
-async fn cleanup(store: &shared_store::StoreSettings) -> anyhow::Result<()> {
-    connect_mongodb(store, "gateway-bench")
-        .await?
-        .drop()
-        .await?;
-    let mut redis = connect_redis(store).await?;
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{}*", store.redis_prefix))
-        .query_async(&mut redis)
-        .await?;
-    if !keys.is_empty() {
-        redis::cmd("DEL")
-            .arg(keys)
-            .query_async::<()>(&mut redis)
-            .await?;
-    }
-    Ok(())
 }
 
 fn upload_body(sensors: &[u8]) -> Bytes {
