@@ -116,6 +116,10 @@ pub fn pretty_line(offset: u64, body: &[u8]) -> String {
             )
         }
         Event::TimerFiredV1(e) => format!("job={} window={}", e.job.as_str(), e.window),
+        Event::FeedAppendedV1(e) => format!(
+            "user={} game={} exercise={} seq={} change={}",
+            e.user_id, e.game_id, e.exercise, e.seq, e.change
+        ),
     };
     format!(
         "#{offset:<8} {} {:<21} id={} {what}",

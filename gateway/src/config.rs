@@ -17,6 +17,8 @@
 //! | `M2M_LOGIN_FAILURE_WINDOW_SECS` | `900` | the failure-counting window |
 //! | `M2M_MAX_BODY_BYTES` | `16777216` | largest `POST /game` body, on the wire and after gunzip |
 //! | `M2M_OUTBOX_INTERVAL_MS` | `2000` | how often the outbox looks for stored games left unpublished |
+//! | `M2M_WS_PING_INTERVAL_MS` | `20000` | WebSocket ping period; a phone silent for two periods is dropped |
+//! | `M2M_RECONCILIATION_CONCURRENCY` | `8` | ReconciliationEvents applied at once by this instance |
 //!
 //! Store settings (`M2M_MONGODB_URL`, `M2M_MONGODB_DB`, `M2M_REDIS_URL`,
 //! `M2M_REDIS_PREFIX`) are read by [`shared_store::StoreSettings`], bus settings
@@ -51,6 +53,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub login_limit: LoginLimitSettings,
     pub upload: UploadSettings,
+    pub notifications: NotificationSettings,
     pub store: StoreSettings,
     pub bus: BusSettings,
 }
@@ -88,6 +91,14 @@ pub struct UploadSettings {
     pub max_body_bytes: usize,
     /// The outbox's polling period (see `crate::outbox`).
     pub outbox_interval: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct NotificationSettings {
+    /// Pings keep idle connections open through NATs and find dead phones.
+    pub ping_interval: Duration,
+    /// ReconciliationEvents applied at once (each is a few small database writes).
+    pub reconciliation_concurrency: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -157,6 +168,14 @@ impl Settings {
                     Some(2_000),
                 )?),
             },
+            notifications: NotificationSettings {
+                ping_interval: Duration::from_millis(parse(
+                    &var,
+                    "M2M_WS_PING_INTERVAL_MS",
+                    Some(20_000),
+                )?),
+                reconciliation_concurrency: parse(&var, "M2M_RECONCILIATION_CONCURRENCY", Some(8))?,
+            },
             store: StoreSettings::from_lookup(&lookup)?,
             bus: BusSettings::from_lookup(&lookup)?,
         };
@@ -188,6 +207,14 @@ impl Settings {
         if self.upload.max_body_bytes == 0 || self.upload.outbox_interval.is_zero() {
             return Err(invalid(
                 "M2M_MAX_BODY_BYTES / M2M_OUTBOX_INTERVAL_MS",
+                "must be positive".into(),
+            ));
+        }
+        if self.notifications.ping_interval.is_zero()
+            || self.notifications.reconciliation_concurrency == 0
+        {
+            return Err(invalid(
+                "M2M_WS_PING_INTERVAL_MS / M2M_RECONCILIATION_CONCURRENCY",
                 "must be positive".into(),
             ));
         }

@@ -15,6 +15,10 @@
 //! - [`outbox`]: publishing a stored game's ProcessingEvent, and the background task
 //!   that publishes games a request left unpublished.
 //! - [`scores`]: per-exercise aggregates and leaderboards in Redis.
+//! - [`events`]: handlers of the events the gateway consumes (ReconciliationEvents).
+//! - [`feed`]: change-feed cursors and the progress cache; [`notifications`]: the
+//!   phone's WebSocket, this instance's notification queue and its open sockets.
+//! - [`views`]: what the phone sees of a game and of its progress, in one place.
 //! - [`error`]: [`error::ApiError`], the one error type, and its JSON shape.
 //! - [`extract`]: JSON and query extractors that reject with [`error::ApiError`].
 
@@ -22,7 +26,10 @@ pub mod auth;
 pub mod bookkeeping;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod extract;
+pub mod feed;
+pub mod notifications;
 pub mod openapi;
 pub mod outbox;
 pub mod rate_limit;
@@ -31,3 +38,4 @@ pub mod scores;
 pub mod startup;
 pub mod state;
 pub mod store;
+pub mod views;

@@ -53,6 +53,9 @@ pub fn description() -> &'static Description {
         description.merge(routes::upload::openapi());
         description.merge(routes::games::openapi());
         description.merge(routes::scores::openapi());
+        description.merge(routes::sync::openapi());
+        description.merge(routes::progress::openapi());
+        description.merge(routes::notifications::openapi());
         let components = description.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",

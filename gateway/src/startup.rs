@@ -5,10 +5,14 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
+use shared_events::{ConsumerRunner, Publisher, WorkQueue};
 use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
+use crate::events::ApplyReconciliation;
+use crate::notifications::listener;
 use crate::state::AppState;
 use crate::{outbox, routes};
 
@@ -68,13 +72,17 @@ impl Application {
             state.upload.outbox_interval,
             stop.child_token(),
         );
-        // `serve` cancels `stop` (and so the outbox) as soon as shutdown begins; games
-        // the outbox leaves are published by the next gateway to run it.
+        let background = Background::spawn(&state, &stop);
+        // `serve` cancels `stop` (and so the background tasks) as soon as shutdown
+        // begins; games the outbox leaves are published by the next gateway to run it,
+        // and events the consumer leaves are redelivered to another instance.
         let served = self.serve(stop.clone(), shutdown).await;
         stop.cancel();
+        state.hub.close_all();
         if tokio::time::timeout(DRAIN_DEADLINE, outbox).await.is_err() {
             tracing::warn!("The outbox did not stop in time");
         }
+        background.join().await;
         state.publisher.close().await;
         served
     }
@@ -114,5 +122,60 @@ impl Application {
                 Ok(())
             }
         }
+    }
+}
+
+/// The consumers that run beside the HTTP server.
+struct Background {
+    reconciliation: JoinHandle<Result<(), shared_events::BusError>>,
+    listener: JoinHandle<()>,
+    publisher: Publisher,
+}
+
+impl Background {
+    fn spawn(state: &AppState, stop: &CancellationToken) -> Self {
+        // Its own connection: the consumer's acks and the uploads' publishes must not
+        // queue behind each other (PITFALLS.md item 4).
+        let publisher = Publisher::new(state.bus.clone(), "gateway reconciliation");
+        let handler = ApplyReconciliation {
+            games: state.games.clone(),
+            results: state.results.clone(),
+            feed: state.feed.clone(),
+            progress_cache: state.progress_cache.clone(),
+            publisher: publisher.clone(),
+        };
+        let concurrency = state.notifications.reconciliation_concurrency;
+        let runner = ConsumerRunner::new(publisher.clone(), WorkQueue::Reconciliation, handler)
+            .concurrency(concurrency)
+            .prefetch(u16::try_from(concurrency * 2).unwrap_or(u16::MAX))
+            .drain_timeout(DRAIN_DEADLINE);
+        let listener = listener::run(
+            state.bus.clone(),
+            state.hub.clone(),
+            state.instance_id.clone(),
+            stop.child_token(),
+        );
+        Self {
+            reconciliation: tokio::spawn(runner.run(stop.child_token())),
+            listener: tokio::spawn(listener),
+            publisher,
+        }
+    }
+
+    /// Waits for the consumers to drain (they were told to stop with the token).
+    async fn join(self) {
+        match tokio::time::timeout(DRAIN_DEADLINE * 2, self.reconciliation).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(error))) => tracing::error!(%error, "The reconciliation consumer failed"),
+            Ok(Err(error)) => tracing::error!(%error, "The reconciliation consumer crashed"),
+            Err(_) => tracing::warn!("The reconciliation consumer did not stop in time"),
+        }
+        if tokio::time::timeout(DRAIN_DEADLINE, self.listener)
+            .await
+            .is_err()
+        {
+            tracing::warn!("The notification listener did not stop in time");
+        }
+        self.publisher.close().await;
     }
 }

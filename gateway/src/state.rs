@@ -10,9 +10,11 @@ use shared_store::{RedisKeys, connect_mongodb, connect_redis};
 use crate::auth::jwt::JwtKeys;
 use crate::auth::password::PasswordHasher;
 use crate::auth::refresh::RefreshTokens;
-use crate::config::{Settings, UploadSettings};
+use crate::config::{NotificationSettings, Settings, UploadSettings};
+use crate::feed::ProgressCache;
+use crate::notifications::Hub;
 use crate::rate_limit::LoginLimiter;
-use crate::store::{Games, Results, Users};
+use crate::store::{ChangeFeed, Games, Results, Users};
 
 /// Shared by all handlers; every field is cheap to clone (handles and `Arc`s).
 #[derive(Clone)]
@@ -28,6 +30,14 @@ pub struct AppState {
     /// `processing-service`'s results and progress, read-only.
     pub results: Results,
     pub refresh_tokens: RefreshTokens,
+    /// Each patient's change feed (`GET /sync`, the sockets' catch-up).
+    pub feed: ChangeFeed,
+    pub progress_cache: ProgressCache,
+    /// This instance's open notification sockets.
+    pub hub: Hub,
+    /// Names this instance's notification queue; unique per process.
+    pub instance_id: String,
+    pub notifications: NotificationSettings,
     pub redis: ConnectionManager,
     pub keys: RedisKeys,
     pub hasher: Arc<PasswordHasher>,
@@ -69,6 +79,8 @@ impl AppState {
         users.ensure_indexes().await?;
         games.ensure_indexes().await?;
         refresh_tokens.ensure_indexes().await?;
+        let feed = ChangeFeed::new(&db);
+        feed.ensure_indexes().await?;
 
         let hasher = PasswordHasher::new(
             settings.auth.hash_concurrency,
@@ -85,6 +97,11 @@ impl AppState {
             games,
             results: Results::new(&db),
             refresh_tokens,
+            feed,
+            progress_cache: ProgressCache::new(redis.clone(), keys.clone()),
+            hub: Hub::new(),
+            instance_id: uuid::Uuid::new_v4().simple().to_string(),
+            notifications: settings.notifications.clone(),
             login_limiter: LoginLimiter::new(
                 redis.clone(),
                 keys.clone(),

@@ -124,7 +124,7 @@ impl Bus {
 
 /// Closes a connection politely, giving up after a second: the broker may be the
 /// reason we are closing, and a close that hangs must not hold up a reconnect.
-pub(crate) async fn close_quietly(connection: &Connection, reason: &str) {
+pub async fn close_quietly(connection: &Connection, reason: &str) {
     let close = connection.close(200, reason.into());
     if let Ok(Err(error)) = tokio::time::timeout(Duration::from_secs(1), close).await {
         tracing::debug!(%error, "Closing a broker connection failed; it is dropped anyway.");

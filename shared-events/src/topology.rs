@@ -4,6 +4,8 @@
 //!                      ┌───────────── processing.requested ──▶ <p>.processing ──┐
 //!  publishers ─▶ <p>.events (topic) ─ reconciliation.ready ──▶ <p>.reconciliation│ quorum,
 //!                      ├───────────── timer.fired.* ─────────▶ <p>.jobs ────────┘ delivery limit
+//!                      ├───────────── feed.appended ─────────▶ <p>.notifications.<instance>
+//!                      │                     (one transient queue per gateway instance)
 //!                      └───────────── # ─────────────────────▶ <p>.history (stream, replay)
 //!  <q>.retry (classic, per-message TTL) ──expired──▶ default exchange ──▶ <q>
 //!  <q> over its delivery limit, and the runner's permanent failures
@@ -125,6 +127,46 @@ impl Topology {
     /// The stream that keeps every event for replay.
     pub fn history_stream(&self) -> String {
         format!("{}.history", self.prefix)
+    }
+
+    /// The transient queue through which gateway `instance` hears of change-feed
+    /// entries, to tell the phones connected to it.
+    pub fn notification_queue(&self, instance: &str) -> String {
+        format!("{}.notifications.{instance}", self.prefix)
+    }
+
+    /// Declares and binds a notification queue on `channel`. It is exclusive and
+    /// auto-deleted: it lives exactly as long as the instance's connection, so a
+    /// crashed gateway leaves nothing behind. A notification is only a hint (the
+    /// phone catches up from the change feed), so the queue is bounded: stale ones
+    /// expire after a minute and the oldest are dropped past 10,000.
+    pub async fn declare_notification_queue(
+        &self,
+        channel: &Channel,
+        instance: &str,
+    ) -> lapin::Result<String> {
+        let name = self.notification_queue(instance);
+        let options = QueueDeclareOptions {
+            exclusive: true,
+            auto_delete: true,
+            ..QueueDeclareOptions::default()
+        };
+        let args = table(vec![
+            ("x-queue-type", text("classic")),
+            ("x-message-ttl", AMQPValue::LongLongInt(60_000)),
+            ("x-max-length", AMQPValue::LongLongInt(10_000)),
+        ]);
+        channel
+            .queue_declare(name.as_str().into(), options, args)
+            .await?;
+        bind(
+            channel,
+            &name,
+            &self.events_exchange(),
+            Event::FEED_APPENDED,
+        )
+        .await?;
+        Ok(name)
     }
 
     /// The work queue called `name`, if it is one of this stack's.

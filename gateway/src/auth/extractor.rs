@@ -1,7 +1,7 @@
 //! [`AuthUser`]: the authenticated caller, as an extractor.
 
 use axum::extract::FromRequestParts;
-use axum::http::header::AUTHORIZATION;
+use axum::http::header::{AUTHORIZATION, SEC_WEBSOCKET_PROTOCOL};
 use axum::http::request::Parts;
 
 use crate::bookkeeping::RequestUser;
@@ -29,15 +29,58 @@ impl FromRequestParts<AppState> for AuthUser {
             .ok()
             .and_then(bearer_token)
             .ok_or(ApiError::Unauthenticated(TokenProblem::Malformed))?;
-        let claims = state.jwt.verify(token).map_err(ApiError::Unauthenticated)?;
-        // Lets the bookkeeping middleware record who made the request.
-        if let Some(slot) = parts.extensions.get::<RequestUser>() {
-            slot.set(&claims.sub);
-        }
-        Ok(Self {
-            user_id: claims.sub,
-        })
+        authenticate(token, parts, state)
     }
+}
+
+/// The user of a WebSocket upgrade. Browsers cannot set headers on a WebSocket, so
+/// besides `Authorization: Bearer` the access token is taken from a
+/// `Sec-WebSocket-Protocol` entry `bearer.<token>` (offered beside `m2m.v1`, which
+/// the server selects) or from the `access_token` query parameter. A query string
+/// can end up in access logs; prefer the header or the protocol.
+#[derive(Debug, Clone)]
+pub struct SocketUser(pub AuthUser);
+
+impl FromRequestParts<AppState> for SocketUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if parts.headers.contains_key(AUTHORIZATION) {
+            return AuthUser::from_request_parts(parts, state).await.map(Self);
+        }
+        let from_protocol = parts
+            .headers
+            .get_all(SEC_WEBSOCKET_PROTOCOL)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .find_map(|protocol| protocol.trim().strip_prefix("bearer."))
+            .map(str::to_owned);
+        let from_query = || {
+            parts.uri.query().and_then(|query| {
+                query
+                    .split('&')
+                    .find_map(|pair| pair.strip_prefix("access_token="))
+                    .map(str::to_owned)
+            })
+        };
+        let token = from_protocol
+            .or_else(from_query)
+            .filter(|token| !token.is_empty())
+            .ok_or(ApiError::Unauthenticated(TokenProblem::Missing))?;
+        authenticate(&token, parts, state).map(Self)
+    }
+}
+
+fn authenticate(token: &str, parts: &Parts, state: &AppState) -> Result<AuthUser, ApiError> {
+    let claims = state.jwt.verify(token).map_err(ApiError::Unauthenticated)?;
+    // Lets the bookkeeping middleware record who made the request.
+    if let Some(slot) = parts.extensions.get::<RequestUser>() {
+        slot.set(&claims.sub);
+    }
+    Ok(AuthUser {
+        user_id: claims.sub,
+    })
 }
 
 /// The token of a `Bearer` credential; the scheme is case-insensitive (RFC 9110 11.1).

@@ -8,4 +8,4 @@ pub mod jwt;
 pub mod password;
 pub mod refresh;
 
-pub use extractor::AuthUser;
+pub use extractor::{AuthUser, SocketUser};

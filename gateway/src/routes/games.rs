@@ -7,8 +7,6 @@ use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
@@ -16,6 +14,7 @@ use crate::extract::ApiQuery;
 use crate::openapi::ErrorResponse;
 use crate::state::AppState;
 use crate::store::games::{Cursor, GameDetail, GameSummary};
+use crate::views::{GameView, rfc3339};
 
 const DEFAULT_LIMIT: u32 = 20;
 const MAX_LIMIT: u32 = 100;
@@ -94,38 +93,11 @@ async fn list_games(
     }))
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-struct GameStatus {
-    game_id: String,
-    /// `queued`, `processed` or `failed`.
-    status: String,
-    exercise: Option<String>,
-    #[schema(value_type = Option<i64>)]
-    score: Option<serde_json::Value>,
-    created_at: String,
-    started_at: Option<String>,
-    ended_at: Option<String>,
-    /// Present once the game is analysed (`processed`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
-    metrics: Option<serde_json::Value>,
-    /// Present when the analysis failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    failure_reason: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<i64>)]
-    analytics_version: Option<serde_json::Value>,
-    /// The caller's progress on the exercise, once the game is processed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
-    progress: Option<serde_json::Value>,
-}
-
 /// One of the caller's games: status, metadata and, once analysed, metrics and progress.
 #[utoipa::path(get, path = "/games/{id}", tag = "games",
     params(("id" = String, Path, description = "The game id from `POST /game`")),
     responses(
-        (status = 200, body = GameStatus),
+        (status = 200, body = GameView),
         (status = 401, body = ErrorResponse),
         (status = 404, description = "No such game of the caller's", body = ErrorResponse),
     ),
@@ -135,58 +107,21 @@ async fn game_status(
     State(state): State<AppState>,
     user: AuthUser,
     Path(game_id): Path<String>,
-) -> ApiResult<Json<GameStatus>> {
+) -> ApiResult<Json<GameView>> {
     let game: GameDetail = state
         .games
         .find_for_user(&game_id, &user.user_id)
         .await?
         .ok_or(ApiError::NotFound)?;
     let result = state.results.result(&game.id).await?;
-    let json = |value: Option<&mongodb::bson::Bson>| {
-        value
-            .filter(|v| !matches!(v, mongodb::bson::Bson::Null))
-            .map(|v| v.clone().into_relaxed_extjson())
-    };
-    let status = result
+    let analysed = result
         .as_ref()
-        .and_then(|r| r.get_str("status").ok())
-        .map(str::to_owned)
-        .or_else(|| game.status.clone())
-        .unwrap_or_else(|| "queued".to_owned());
-    let progress = match (&game.exercise, status.as_str()) {
-        (Some(exercise), "processed") => state
-            .results
-            .progress(&user.user_id, exercise)
-            .await?
-            .map(|mut doc| {
-                doc.remove("_id");
-                mongodb::bson::Bson::Document(doc).into_relaxed_extjson()
-            }),
+        .is_some_and(|r| r.get_str("status") == Ok("processed"));
+    let progress = match (&game.exercise, analysed) {
+        (Some(exercise), true) => state.results.progress(&user.user_id, exercise).await?,
         _ => None,
     };
-    Ok(Json(GameStatus {
-        created_at: rfc3339(game.created_at),
-        started_at: game.started_at.map(rfc3339),
-        ended_at: game.ended_at.map(rfc3339),
-        metrics: json(result.as_ref().and_then(|r| r.get("metrics"))),
-        failure_reason: result
-            .as_ref()
-            .and_then(|r| r.get_str("failure_reason").ok())
-            .map(str::to_owned),
-        analytics_version: json(result.as_ref().and_then(|r| r.get("analytics_version"))),
-        progress,
-        status,
-        game_id: game.id,
-        exercise: game.exercise,
-        score: game.score.map(|s| s.into_relaxed_extjson()),
-    }))
-}
-
-fn rfc3339(time: mongodb::bson::DateTime) -> String {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(time.timestamp_millis()) * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_default()
+    Ok(Json(GameView::new(game, result.as_ref(), progress)))
 }
 
 impl From<GameSummary> for GameItem {

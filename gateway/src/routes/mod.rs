@@ -4,7 +4,10 @@
 pub mod accounts;
 pub mod games;
 pub mod health;
+pub mod notifications;
+pub mod progress;
 pub mod scores;
+pub mod sync;
 pub mod upload;
 
 use axum::Router;
@@ -26,6 +29,9 @@ pub fn router(state: AppState) -> Router {
         .merge(games::router())
         .merge(upload::router(state.upload.max_body_bytes))
         .merge(scores::router())
+        .merge(sync::router())
+        .merge(progress::router())
+        .merge(notifications::router())
         .layer(middleware::from_fn_with_state(
             state.clone(),
             bookkeeping::record,

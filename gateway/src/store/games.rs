@@ -12,6 +12,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures_util::TryStreamExt;
 use mongodb::bson::{Bson, DateTime, Document, doc};
+use mongodb::options::ReturnDocument;
 use mongodb::{Collection, Database, IndexModel};
 use serde::{Deserialize, Serialize};
 
@@ -95,12 +96,29 @@ impl Games {
         self.collection
             .clone_with_type::<GameDetail>()
             .find_one(doc! { "_id": game_id, "user_id": user_id })
-            .projection(doc! {
-                "created_at": 1, "exercise": 1, "score": 1, "status": 1,
-                "started_at": 1, "ended_at": 1,
-            })
+            .projection(detail_projection())
             .await
             .context("Failed to read a game")
+    }
+
+    /// Records the outcome of the game's analysis (`processed` or `failed`) and
+    /// returns the game; `None` if the user has no such game.
+    pub async fn mark_analysed(
+        &self,
+        game_id: &str,
+        user_id: &str,
+        status: &str,
+    ) -> anyhow::Result<Option<GameDetail>> {
+        self.collection
+            .clone_with_type::<GameDetail>()
+            .find_one_and_update(
+                doc! { "_id": game_id, "user_id": user_id },
+                doc! { "$set": { "status": status, "analysed_at": DateTime::now() } },
+            )
+            .return_document(ReturnDocument::After)
+            .projection(detail_projection())
+            .await
+            .context("Failed to record a game's analysis")
     }
 
     /// Up to `limit` of the user's games after `after`, and the cursor of the next page
@@ -145,6 +163,14 @@ impl Games {
             None
         };
         Ok((games, next))
+    }
+}
+
+/// The fields of a [`GameDetail`]: never the recording.
+fn detail_projection() -> Document {
+    doc! {
+        "created_at": 1, "exercise": 1, "score": 1, "status": 1,
+        "started_at": 1, "ended_at": 1,
     }
 }
 

@@ -4,6 +4,7 @@
 //! and exercise (`_id` = `<user_id>:<exercise>`). The gateway only reads them.
 
 use anyhow::Context;
+use futures_util::TryStreamExt;
 use mongodb::bson::{Document, doc};
 use mongodb::{Collection, Database};
 
@@ -40,6 +41,20 @@ impl Results {
     ) -> anyhow::Result<Option<Document>> {
         self.progress
             .find_one(doc! { "_id": format!("{user_id}:{exercise}") })
+            .await
+            .context("Failed to read progress")
+    }
+
+    /// Every exercise's progress of a patient, by exercise name.
+    pub async fn progress_of_user(&self, user_id: &str) -> anyhow::Result<Vec<Document>> {
+        // `_id` is `<user_id>:<exercise>`: a range over the `_id` index (`;` is the
+        // character after `:`) finds them without an index of its own.
+        self.progress
+            .find(doc! { "_id": { "$gt": format!("{user_id}:"), "$lt": format!("{user_id};") } })
+            .sort(doc! { "_id": 1 })
+            .await
+            .context("Failed to query progress")?
+            .try_collect()
             .await
             .context("Failed to read progress")
     }

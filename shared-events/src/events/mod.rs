@@ -7,10 +7,12 @@
 //! does not know gets [`DecodeError::UnsupportedVersion`], which the consumer
 //! runner dead-letters with the reason instead of crashing.
 
+mod feed;
 mod processing;
 mod reconciliation;
 mod timer;
 
+pub use feed::FeedAppendedV1;
 pub use processing::{EncodedRecording, ProcessingEventV1, RecordingError};
 pub use reconciliation::{GameOutcome, ReconciliationEventV1};
 pub use timer::{Job, TimerFiredV1};
@@ -28,6 +30,8 @@ pub enum Event {
     ReconciliationV1(ReconciliationEventV1),
     /// `timer.fired` v1: a job's window has come (scheduler or CLI -> sync-worker).
     TimerFiredV1(TimerFiredV1),
+    /// `feed.appended` v1: a patient's change feed grew (gateway -> every gateway).
+    FeedAppendedV1(FeedAppendedV1),
 }
 
 /// Why an event body could not be turned into an [`Event`].
@@ -52,6 +56,7 @@ impl Event {
     pub const PROCESSING_REQUESTED: &'static str = "processing.requested";
     pub const RECONCILIATION_READY: &'static str = "reconciliation.ready";
     pub const TIMER_FIRED: &'static str = "timer.fired";
+    pub const FEED_APPENDED: &'static str = "feed.appended";
 
     /// The wire name, carried in the envelope's `type` field.
     pub fn event_type(&self) -> &'static str {
@@ -59,13 +64,17 @@ impl Event {
             Event::ProcessingV1(_) => Self::PROCESSING_REQUESTED,
             Event::ReconciliationV1(_) => Self::RECONCILIATION_READY,
             Event::TimerFiredV1(_) => Self::TIMER_FIRED,
+            Event::FeedAppendedV1(_) => Self::FEED_APPENDED,
         }
     }
 
     /// The schema version of this variant's data.
     pub fn version(&self) -> u32 {
         match self {
-            Event::ProcessingV1(_) | Event::ReconciliationV1(_) | Event::TimerFiredV1(_) => 1,
+            Event::ProcessingV1(_)
+            | Event::ReconciliationV1(_)
+            | Event::TimerFiredV1(_)
+            | Event::FeedAppendedV1(_) => 1,
         }
     }
 
@@ -84,6 +93,7 @@ impl Event {
         match self {
             Event::ProcessingV1(e) => Some(e.user_id),
             Event::ReconciliationV1(e) => Some(e.user_id),
+            Event::FeedAppendedV1(e) => Some(e.user_id),
             Event::TimerFiredV1(_) => None,
         }
     }
@@ -93,6 +103,7 @@ impl Event {
         match self {
             Event::ProcessingV1(e) => Some(e.game_id),
             Event::ReconciliationV1(e) => Some(e.game_id),
+            Event::FeedAppendedV1(e) => Some(e.game_id),
             Event::TimerFiredV1(_) => None,
         }
     }
@@ -105,6 +116,7 @@ impl Event {
             Event::ProcessingV1(e) => raw(e),
             Event::ReconciliationV1(e) => raw(e),
             Event::TimerFiredV1(e) => raw(e),
+            Event::FeedAppendedV1(e) => raw(e),
         }
     }
 
@@ -130,12 +142,19 @@ impl Event {
             (Self::TIMER_FIRED, 1) => serde_json::from_str(json)
                 .map(Event::TimerFiredV1)
                 .map_err(data_error),
-            (Self::PROCESSING_REQUESTED | Self::RECONCILIATION_READY | Self::TIMER_FIRED, _) => {
-                Err(DecodeError::UnsupportedVersion {
-                    event_type: event_type.to_owned(),
-                    version,
-                })
-            }
+            (Self::FEED_APPENDED, 1) => serde_json::from_str(json)
+                .map(Event::FeedAppendedV1)
+                .map_err(data_error),
+            (
+                Self::PROCESSING_REQUESTED
+                | Self::RECONCILIATION_READY
+                | Self::TIMER_FIRED
+                | Self::FEED_APPENDED,
+                _,
+            ) => Err(DecodeError::UnsupportedVersion {
+                event_type: event_type.to_owned(),
+                version,
+            }),
             _ => Err(DecodeError::UnknownType(event_type.to_owned())),
         }
     }

@@ -87,12 +87,12 @@ impl Handler for JobHandler {
             }
             // The jobs queue is bound to `timer.fired.*` only; anything else is a
             // misrouted message a human should look at.
-            other @ (Event::ProcessingV1(_) | Event::ReconciliationV1(_)) => {
-                Err(HandlerError::permanent(anyhow::anyhow!(
-                    "the jobs queue received a `{}` event",
-                    other.event_type()
-                )))
-            }
+            other @ (Event::ProcessingV1(_)
+            | Event::ReconciliationV1(_)
+            | Event::FeedAppendedV1(_)) => Err(HandlerError::permanent(anyhow::anyhow!(
+                "the jobs queue received a `{}` event",
+                other.event_type()
+            ))),
         }
     }
 }
