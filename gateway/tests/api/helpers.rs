@@ -28,6 +28,8 @@ pub struct TestApp {
     pub jwt_secret: String,
     pub bus: shared_events::Bus,
     pub store: StoreSettings,
+    /// The settings the gateway started with, for more instances of the same stack.
+    pub settings: Settings,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -39,9 +41,7 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     let (settings, jwt_secret) = test_settings(overrides);
     let store = settings.store.clone();
     let bus = shared_events::Bus::new(settings.bus.clone());
-    let application = Application::build(settings).await.expect("the app builds");
-    let address = format!("http://127.0.0.1:{}", application.port());
-    tokio::spawn(application.run_until(std::future::pending()));
+    let address = start_instance(&settings).await;
 
     TestApp {
         address,
@@ -54,10 +54,28 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
         jwt_secret,
         bus,
         store,
+        settings,
     }
 }
 
+/// Starts a gateway with `settings` in the background; returns its base URL.
+async fn start_instance(settings: &Settings) -> String {
+    let application = Application::build(settings.clone())
+        .await
+        .expect("the app builds");
+    let address = format!("http://127.0.0.1:{}", application.port());
+    tokio::spawn(application.run_until(std::future::pending()));
+    address
+}
+
 impl TestApp {
+    /// Starts another gateway instance on the same stores and bus (as a second
+    /// replica behind a load balancer would be); returns its base URL. It stops with
+    /// the test's runtime; `TestApp`'s cleanup covers its data.
+    pub async fn another_instance(&self) -> String {
+        start_instance(&self.settings).await
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }
