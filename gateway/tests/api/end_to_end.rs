@@ -19,7 +19,7 @@ async fn an_uploaded_game_is_analysed_and_the_phone_reads_its_metrics_and_progre
         store: app.store.clone(),
         concurrency: 2,
         prefetch: 4,
-        shutdown_grace: Duration::from_secs(10),
+        ops: shared_ops::OpsSettings::for_tests(),
         max_recording_bytes: 16 << 20,
         analysis: AnalysisConfig::default(),
     })
