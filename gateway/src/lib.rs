@@ -16,13 +16,17 @@
 //!   that publishes games a request left unpublished.
 //! - [`scores`]: per-exercise aggregates and leaderboards in Redis.
 //! - [`error`]: [`error::ApiError`], the one error type, and its JSON shape.
+//! - [`metrics`]: the gateway's series, readiness checks and queue poller ([`metrics::GatewayOps`]).
+//! - [`correlation`]: the request's correlation id, from `X-Correlation-Id`/`X-Request-Id` or made up.
 //! - [`extract`]: JSON and query extractors that reject with [`error::ApiError`].
 
 pub mod auth;
 pub mod bookkeeping;
 pub mod config;
+pub mod correlation;
 pub mod error;
 pub mod extract;
+pub mod metrics;
 pub mod openapi;
 pub mod outbox;
 pub mod rate_limit;

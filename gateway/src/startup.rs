@@ -6,14 +6,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
 use crate::state::AppState;
 use crate::{outbox, routes};
-
-/// How long in-flight requests may take to finish after a stop signal.
-const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
 
 /// A built gateway: stores connected, listener bound, router ready.
 #[derive(Debug)]
@@ -23,6 +21,8 @@ pub struct Application {
     router: axum::Router,
     /// Kept for the background tasks (the outbox) that run beside the server.
     state: AppState,
+    /// `M2M_SHUTDOWN_DEADLINE_MS`: how long a stop may take, all told.
+    shutdown_deadline: Duration,
 }
 
 impl Application {
@@ -42,6 +42,7 @@ impl Application {
             port,
             router: routes::router(state.clone()),
             state,
+            shutdown_deadline: settings.shutdown_deadline,
         })
     }
 
@@ -56,7 +57,8 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes, then stops accepting connections and gives
-    /// in-flight requests ten seconds (`DRAIN_DEADLINE`) to finish before dropping them.
+    /// in-flight requests and the background tasks `M2M_SHUTDOWN_DEADLINE_MS` in all
+    /// to finish before dropping them.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -68,22 +70,34 @@ impl Application {
             state.upload.outbox_interval,
             stop.child_token(),
         );
+        let poller = state
+            .ops
+            .queue_poller
+            .clone()
+            .map(|poller| poller.spawn(stop.child_token()));
         // `serve` cancels `stop` (and so the outbox) as soon as shutdown begins; games
         // the outbox leaves are published by the next gateway to run it.
-        let served = self.serve(stop.clone(), shutdown).await;
+        let (served, deadline) = self.serve(stop.clone(), shutdown).await;
         stop.cancel();
-        if tokio::time::timeout(DRAIN_DEADLINE, outbox).await.is_err() {
+        if tokio::time::timeout_at(deadline, outbox).await.is_err() {
             tracing::warn!("The outbox did not stop in time");
         }
+        if let Some(poller) = poller {
+            let _ = tokio::time::timeout_at(deadline, poller).await;
+        }
         state.publisher.close().await;
+        state.ops.probe.close().await;
         served
     }
 
+    /// Serves until `shutdown`, then drains; returns how it ended and the instant
+    /// by which the whole stop must be over.
     async fn serve(
         self,
         stop: CancellationToken,
         shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> anyhow::Result<()> {
+    ) -> (anyhow::Result<()>, Instant) {
+        let deadline_after = self.shutdown_deadline;
         // Connect info gives handlers the peer address (login rate limiting).
         let service = self
             .router
@@ -92,26 +106,30 @@ impl Application {
             .with_graceful_shutdown(stop.clone().cancelled_owned());
         let mut server = tokio::spawn(async move { serve.await });
 
+        let outcome = |finished: Result<std::io::Result<()>, tokio::task::JoinError>| {
+            finished
+                .context("The HTTP server task failed")?
+                .context("The HTTP server failed")
+        };
         tokio::select! {
-            finished = &mut server => {
-                return finished.context("The HTTP server task failed")?
-                    .context("The HTTP server failed");
-            }
+            finished = &mut server => return (outcome(finished), Instant::now()),
             () = shutdown => {}
         }
-        tracing::info!("Stopping: draining in-flight requests");
+        let deadline = Instant::now() + deadline_after;
+        tracing::info!(
+            deadline_ms = deadline_after.as_millis(),
+            "Stopping: draining in-flight requests"
+        );
         stop.cancel();
-        match tokio::time::timeout(DRAIN_DEADLINE, &mut server).await {
-            Ok(finished) => finished
-                .context("The HTTP server task failed")?
-                .context("The HTTP server failed"),
+        match tokio::time::timeout_at(deadline, &mut server).await {
+            Ok(finished) => (outcome(finished), deadline),
             Err(_) => {
                 tracing::warn!(
-                    deadline_secs = DRAIN_DEADLINE.as_secs(),
+                    deadline_ms = deadline_after.as_millis(),
                     "Requests still running at the drain deadline were dropped"
                 );
                 server.abort();
-                Ok(())
+                (Ok(()), deadline)
             }
         }
     }

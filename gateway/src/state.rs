@@ -11,6 +11,7 @@ use crate::auth::jwt::JwtKeys;
 use crate::auth::password::PasswordHasher;
 use crate::auth::refresh::RefreshTokens;
 use crate::config::{Settings, UploadSettings};
+use crate::metrics::GatewayOps;
 use crate::rate_limit::LoginLimiter;
 use crate::store::{Games, Results, Users};
 
@@ -35,6 +36,8 @@ pub struct AppState {
     pub login_limiter: LoginLimiter,
     /// See [`Settings::trust_forwarded_for`].
     pub trust_forwarded_for: bool,
+    /// Metrics, readiness and the queue poller.
+    pub ops: GatewayOps,
 }
 
 impl std::fmt::Debug for AppState {
@@ -56,7 +59,9 @@ impl AppState {
             .await
             .context("Failed to connect to Redis")?;
         let keys = RedisKeys::new(&settings.store.redis_prefix);
-        let bus = Bus::new(settings.bus.clone());
+        // The bus reports what it publishes (and, later, consumes) to the metrics.
+        let metrics = shared_ops::Metrics::new();
+        let bus = Bus::new(settings.bus.clone()).observed_by(metrics.bus_observer());
         bus.declare_topology("gateway setup")
             .await
             .context("Failed to declare the bus topology")?;
@@ -77,6 +82,7 @@ impl AppState {
         )
         .await?;
         let publisher = Publisher::new(bus.clone(), "gateway publisher");
+        let ops = GatewayOps::build(metrics, settings, &bus, &db, &redis);
         Ok(Self {
             bus,
             publisher,
@@ -95,6 +101,7 @@ impl AppState {
             hasher: Arc::new(hasher),
             jwt: Arc::new(JwtKeys::new(&settings.auth)),
             trust_forwarded_for: settings.trust_forwarded_for,
+            ops,
         })
     }
 }

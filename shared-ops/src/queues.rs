@@ -30,10 +30,11 @@ struct QueueLabels {
     queue: String,
 }
 
-/// Polls the queues of one stack into gauges.
-#[derive(Debug)]
+/// Polls the queues of one stack into gauges. Clones share the gauges.
+#[derive(Debug, Clone)]
 pub struct QueuePoller {
     probe: Arc<BrokerProbe>,
+    interval: Duration,
     queues: Vec<String>,
     messages: Family<QueueLabels, Gauge>,
     consumers: Family<QueueLabels, Gauge>,
@@ -41,11 +42,13 @@ pub struct QueuePoller {
 }
 
 impl QueuePoller {
-    /// Registers the gauges in `metrics` and prepares to poll `probe`'s stack.
-    pub fn register(metrics: &mut Metrics, probe: Arc<BrokerProbe>) -> Self {
+    /// Registers the gauges in `metrics` and prepares to poll `probe`'s stack
+    /// every `interval`.
+    pub fn register(metrics: &mut Metrics, probe: Arc<BrokerProbe>, interval: Duration) -> Self {
         let queues = queues_of(probe.bus().topology());
         let poller = Self {
             probe,
+            interval,
             queues,
             messages: Family::default(),
             consumers: Family::default(),
@@ -100,7 +103,8 @@ impl QueuePoller {
     }
 
     /// Polls every `interval` until `stop` is cancelled.
-    pub fn spawn(self, interval: Duration, stop: CancellationToken) -> JoinHandle<()> {
+    pub fn spawn(self, stop: CancellationToken) -> JoinHandle<()> {
+        let interval = self.interval;
         tokio::spawn(async move {
             let mut warned = false;
             loop {

@@ -157,7 +157,7 @@ async fn the_poller_reports_queue_depths_and_consumers() {
 
     let probe = Arc::new(BrokerProbe::new(stack.bus.clone(), "ops test probe"));
     let mut metrics = Metrics::new();
-    let poller = QueuePoller::register(&mut metrics, Arc::clone(&probe));
+    let poller = QueuePoller::register(&mut metrics, Arc::clone(&probe), Duration::from_secs(5));
     poller.poll_once().await.expect("the broker answers");
     let text = metrics.encode().expect("encodes");
     let prefix = stack.bus.topology().prefix();

@@ -11,6 +11,7 @@ mod errors;
 mod games;
 mod health;
 mod helpers;
+mod ops;
 mod rate_limit;
 mod reads;
 mod refresh;
