@@ -44,10 +44,15 @@ async fn an_uploaded_game_is_analysed_and_the_phone_reads_its_metrics_and_progre
             .json()
             .await
             .expect("json");
-        if game["status"] == "processed" {
+        // The worker saves the result, then the progress: until the gateway reads
+        // the status from the reconciliation, a read can fall in between.
+        if game["status"] == "processed" && !game["progress"].is_null() {
             break game;
         }
-        assert_eq!(game["status"], "queued", "{game}");
+        assert!(
+            game["status"] == "queued" || game["status"] == "processed",
+            "{game}"
+        );
         assert!(
             tokio::time::Instant::now() < deadline,
             "not processed within 60 s"
