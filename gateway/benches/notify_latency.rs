@@ -73,7 +73,7 @@ fn main() -> anyhow::Result<()> {
             store: settings.store.clone(),
             concurrency: 1,
             prefetch: 2,
-            shutdown_grace: Duration::from_secs(10),
+            ops: shared_ops::OpsSettings::for_tests(),
             max_recording_bytes: 16 << 20,
             analysis: AnalysisConfig::default(),
         }))?;

@@ -7,6 +7,7 @@
 //! | `M2M_HTTP_ADDR` | `127.0.0.1:8080` | listen address (port 0 picks a free port) |
 //! | `M2M_TRUST_FORWARDED_FOR` | `false` | take the client address from the last `X-Forwarded-For` entry (only behind a proxy that appends it) |
 //! | `M2M_JWT_SECRET` | dev-only value | HS256 key, at least 32 bytes; required in production |
+//! | `M2M_JWT_PREVIOUS_SECRET` | none | a second key accepted when verifying, never used to sign: rotating the secret logs no one out (`docs/OPERATIONS.md`) |
 //! | `M2M_ACCESS_TOKEN_TTL_SECS` | `900` | access token lifetime |
 //! | `M2M_REFRESH_TOKEN_TTL_DAYS` | `30` | refresh token lifetime |
 //! | `M2M_HASH_CONCURRENCY` | cores - 1 (min 1) | argon2 hashes running at once |
@@ -19,6 +20,9 @@
 //! | `M2M_OUTBOX_INTERVAL_MS` | `2000` | how often the outbox looks for stored games left unpublished |
 //! | `M2M_WS_PING_INTERVAL_MS` | `20000` | WebSocket ping period; a phone silent for two periods is dropped |
 //! | `M2M_RECONCILIATION_CONCURRENCY` | `8` | ReconciliationEvents applied at once by this instance |
+//! | `M2M_SHUTDOWN_DEADLINE_MS` | `25000` | after SIGTERM, how long in-flight requests may take before they are dropped |
+//! | `M2M_READY_TIMEOUT_MS` | `2000` | bound on each `/readyz` check (broker, MongoDB, Redis) |
+//! | `M2M_QUEUE_POLL_MS` | `5000` | how often queue depths are read into `/metrics`; `0` turns it off |
 //!
 //! Store settings (`M2M_MONGODB_URL`, `M2M_MONGODB_DB`, `M2M_REDIS_URL`,
 //! `M2M_REDIS_PREFIX`) are read by [`shared_store::StoreSettings`], bus settings
@@ -56,11 +60,19 @@ pub struct Settings {
     pub notifications: NotificationSettings,
     pub store: StoreSettings,
     pub bus: BusSettings,
+    /// How long a stop waits for in-flight requests and background tasks.
+    pub shutdown_deadline: Duration,
+    /// Bound on each readiness check.
+    pub ready_timeout: Duration,
+    /// How often the queue poller runs; `None` when it is off.
+    pub queue_poll: Option<Duration>,
 }
 
 #[derive(Debug, Clone)]
 pub struct AuthSettings {
     pub jwt_secret: SecretString,
+    /// Accepted for verification only, during a rotation of `jwt_secret`.
+    pub jwt_previous_secret: Option<SecretString>,
     /// `iss` of issued tokens; tokens with another issuer are refused.
     pub jwt_issuer: String,
     /// `aud` of issued tokens; tokens for another audience are refused.
@@ -111,6 +123,8 @@ pub enum ConfigError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Bus(#[from] shared_events::settings::SettingsError),
+    #[error(transparent)]
+    Ops(#[from] shared_ops::settings::SettingsError),
 }
 
 impl Settings {
@@ -141,6 +155,7 @@ impl Settings {
                 jwt_secret: var("M2M_JWT_SECRET")
                     .unwrap_or_else(|| DEVELOPMENT_JWT_SECRET.to_owned())
                     .into(),
+                jwt_previous_secret: var("M2M_JWT_PREVIOUS_SECRET").map(SecretString::from),
                 jwt_issuer: "m2m-gateway".to_owned(),
                 jwt_audience: "m2m-app".to_owned(),
                 access_token_ttl: secs(parse(&var, "M2M_ACCESS_TOKEN_TTL_SECS", Some(900))?),
@@ -178,6 +193,9 @@ impl Settings {
             },
             store: StoreSettings::from_lookup(&lookup)?,
             bus: BusSettings::from_lookup(&lookup)?,
+            shutdown_deadline: shared_ops::settings::shutdown_deadline(&var)?,
+            ready_timeout: shared_ops::settings::ready_timeout(&var)?,
+            queue_poll: shared_ops::settings::queue_poll_interval(&var)?,
         };
         settings.validate(var("M2M_JWT_SECRET").is_some())?;
         Ok(settings)
@@ -196,6 +214,15 @@ impl Settings {
             }
             if secret.len() < MIN_JWT_SECRET_BYTES {
                 return Err(ConfigError::WeakSecret("is shorter than 32 bytes"));
+            }
+            // A weak previous key would be as good as a weak current one to a forger.
+            if let Some(previous) = &self.auth.jwt_previous_secret {
+                let previous = previous.expose_secret();
+                if previous == DEVELOPMENT_JWT_SECRET || previous.len() < MIN_JWT_SECRET_BYTES {
+                    return Err(ConfigError::WeakSecret(
+                        "(previous) is the development default or shorter than 32 bytes",
+                    ));
+                }
             }
         }
         if self.auth.hash_concurrency == 0 {
@@ -314,10 +341,42 @@ mod tests {
     }
 
     #[test]
+    fn production_refuses_a_weak_previous_secret() {
+        let secret = "f".repeat(48);
+        let result = settings_with(&[
+            ("M2M_ENV", "production"),
+            ("M2M_JWT_SECRET", &secret),
+            ("M2M_JWT_PREVIOUS_SECRET", "short"),
+        ]);
+        assert!(matches!(result, Err(ConfigError::WeakSecret(_))));
+    }
+
+    #[test]
+    fn the_shutdown_deadline_and_the_poller_are_configurable() {
+        let settings = settings_with(&[
+            ("M2M_SHUTDOWN_DEADLINE_MS", "1200"),
+            ("M2M_QUEUE_POLL_MS", "0"),
+        ])
+        .expect("valid");
+        assert_eq!(settings.shutdown_deadline, Duration::from_millis(1200));
+        assert_eq!(settings.queue_poll, None);
+        let defaults = settings_with(&[]).expect("valid");
+        assert_eq!(defaults.shutdown_deadline, Duration::from_secs(25));
+        assert_eq!(defaults.queue_poll, Some(Duration::from_secs(5)));
+    }
+
+    #[test]
     fn the_secret_never_appears_in_debug_output() {
         let secret = "s3cr3t-".repeat(8);
-        let settings = settings_with(&[("M2M_JWT_SECRET", &secret)]).expect("valid");
-        assert!(!format!("{settings:?}").contains("s3cr3t"));
+        let previous = "pr3v10us-".repeat(8);
+        let settings = settings_with(&[
+            ("M2M_JWT_SECRET", &secret),
+            ("M2M_JWT_PREVIOUS_SECRET", &previous),
+        ])
+        .expect("valid");
+        let printed = format!("{settings:?}");
+        assert!(!printed.contains("s3cr3t"), "{printed}");
+        assert!(!printed.contains("pr3v10us"), "{printed}");
     }
 
     #[test]

@@ -20,15 +20,19 @@
 //!   phone's WebSocket, this instance's notification queue and its open sockets.
 //! - [`views`]: what the phone sees of a game and of its progress, in one place.
 //! - [`error`]: [`error::ApiError`], the one error type, and its JSON shape.
+//! - [`metrics`]: the gateway's series, readiness checks and queue poller ([`metrics::GatewayOps`]).
+//! - [`correlation`]: the request's correlation id, from `X-Correlation-Id`/`X-Request-Id` or made up.
 //! - [`extract`]: JSON and query extractors that reject with [`error::ApiError`].
 
 pub mod auth;
 pub mod bookkeeping;
 pub mod config;
+pub mod correlation;
 pub mod error;
 pub mod events;
 pub mod extract;
 pub mod feed;
+pub mod metrics;
 pub mod notifications;
 pub mod openapi;
 pub mod outbox;

@@ -8,6 +8,7 @@ use anyhow::Context;
 use shared_events::{ConsumerRunner, Publisher, WorkQueue};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
@@ -15,9 +16,6 @@ use crate::events::ApplyReconciliation;
 use crate::notifications::listener;
 use crate::state::AppState;
 use crate::{outbox, routes};
-
-/// How long in-flight requests may take to finish after a stop signal.
-const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
 
 /// A built gateway: stores connected, listener bound, router ready.
 #[derive(Debug)]
@@ -27,6 +25,8 @@ pub struct Application {
     router: axum::Router,
     /// Kept for the background tasks (the outbox) that run beside the server.
     state: AppState,
+    /// `M2M_SHUTDOWN_DEADLINE_MS`: how long a stop may take, all told.
+    shutdown_deadline: Duration,
 }
 
 impl Application {
@@ -46,6 +46,7 @@ impl Application {
             port,
             router: routes::router(state.clone()),
             state,
+            shutdown_deadline: settings.shutdown_deadline,
         })
     }
 
@@ -60,7 +61,8 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes, then stops accepting connections and gives
-    /// in-flight requests ten seconds (`DRAIN_DEADLINE`) to finish before dropping them.
+    /// in-flight requests and the background tasks `M2M_SHUTDOWN_DEADLINE_MS` in all
+    /// to finish before dropping them.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -72,26 +74,38 @@ impl Application {
             state.upload.outbox_interval,
             stop.child_token(),
         );
-        let background = Background::spawn(&state, &stop);
+        let poller = state
+            .ops
+            .queue_poller
+            .clone()
+            .map(|poller| poller.spawn(stop.child_token()));
+        let background = Background::spawn(&state, &stop, self.shutdown_deadline);
         // `serve` cancels `stop` (and so the background tasks) as soon as shutdown
         // begins; games the outbox leaves are published by the next gateway to run it,
         // and events the consumer leaves are redelivered to another instance.
-        let served = self.serve(stop.clone(), shutdown).await;
+        let (served, deadline) = self.serve(stop.clone(), shutdown).await;
         stop.cancel();
         state.hub.close_all();
-        if tokio::time::timeout(DRAIN_DEADLINE, outbox).await.is_err() {
+        if tokio::time::timeout_at(deadline, outbox).await.is_err() {
             tracing::warn!("The outbox did not stop in time");
         }
-        background.join().await;
+        if let Some(poller) = poller {
+            let _ = tokio::time::timeout_at(deadline, poller).await;
+        }
+        background.join(deadline).await;
         state.publisher.close().await;
+        state.ops.probe.close().await;
         served
     }
 
+    /// Serves until `shutdown`, then drains; returns how it ended and the instant
+    /// by which the whole stop must be over.
     async fn serve(
         self,
         stop: CancellationToken,
         shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> anyhow::Result<()> {
+    ) -> (anyhow::Result<()>, Instant) {
+        let deadline_after = self.shutdown_deadline;
         // Connect info gives handlers the peer address (login rate limiting).
         let service = self
             .router
@@ -100,26 +114,30 @@ impl Application {
             .with_graceful_shutdown(stop.clone().cancelled_owned());
         let mut server = tokio::spawn(async move { serve.await });
 
+        let outcome = |finished: Result<std::io::Result<()>, tokio::task::JoinError>| {
+            finished
+                .context("The HTTP server task failed")?
+                .context("The HTTP server failed")
+        };
         tokio::select! {
-            finished = &mut server => {
-                return finished.context("The HTTP server task failed")?
-                    .context("The HTTP server failed");
-            }
+            finished = &mut server => return (outcome(finished), Instant::now()),
             () = shutdown => {}
         }
-        tracing::info!("Stopping: draining in-flight requests");
+        let deadline = Instant::now() + deadline_after;
+        tracing::info!(
+            deadline_ms = deadline_after.as_millis(),
+            "Stopping: draining in-flight requests"
+        );
         stop.cancel();
-        match tokio::time::timeout(DRAIN_DEADLINE, &mut server).await {
-            Ok(finished) => finished
-                .context("The HTTP server task failed")?
-                .context("The HTTP server failed"),
+        match tokio::time::timeout_at(deadline, &mut server).await {
+            Ok(finished) => (outcome(finished), deadline),
             Err(_) => {
                 tracing::warn!(
-                    deadline_secs = DRAIN_DEADLINE.as_secs(),
+                    deadline_ms = deadline_after.as_millis(),
                     "Requests still running at the drain deadline were dropped"
                 );
                 server.abort();
-                Ok(())
+                (Ok(()), deadline)
             }
         }
     }
@@ -133,7 +151,7 @@ struct Background {
 }
 
 impl Background {
-    fn spawn(state: &AppState, stop: &CancellationToken) -> Self {
+    fn spawn(state: &AppState, stop: &CancellationToken, drain: Duration) -> Self {
         // Its own connection: the consumer's acks and the uploads' publishes must not
         // queue behind each other (PITFALLS.md item 4).
         let publisher = Publisher::new(state.bus.clone(), "gateway reconciliation");
@@ -148,7 +166,7 @@ impl Background {
         let runner = ConsumerRunner::new(publisher.clone(), WorkQueue::Reconciliation, handler)
             .concurrency(concurrency)
             .prefetch(u16::try_from(concurrency * 2).unwrap_or(u16::MAX))
-            .drain_timeout(DRAIN_DEADLINE);
+            .drain_timeout(drain);
         let listener = listener::run(
             state.bus.clone(),
             state.hub.clone(),
@@ -163,14 +181,14 @@ impl Background {
     }
 
     /// Waits for the consumers to drain (they were told to stop with the token).
-    async fn join(self) {
-        match tokio::time::timeout(DRAIN_DEADLINE * 2, self.reconciliation).await {
+    async fn join(self, deadline: Instant) {
+        match tokio::time::timeout_at(deadline, self.reconciliation).await {
             Ok(Ok(Ok(()))) => {}
             Ok(Ok(Err(error))) => tracing::error!(%error, "The reconciliation consumer failed"),
             Ok(Err(error)) => tracing::error!(%error, "The reconciliation consumer crashed"),
             Err(_) => tracing::warn!("The reconciliation consumer did not stop in time"),
         }
-        if tokio::time::timeout(DRAIN_DEADLINE, self.listener)
+        if tokio::time::timeout_at(deadline, self.listener)
             .await
             .is_err()
         {

@@ -12,6 +12,7 @@ use crate::auth::password::PasswordHasher;
 use crate::auth::refresh::RefreshTokens;
 use crate::config::{NotificationSettings, Settings, UploadSettings};
 use crate::feed::ProgressCache;
+use crate::metrics::GatewayOps;
 use crate::notifications::Hub;
 use crate::rate_limit::LoginLimiter;
 use crate::store::{ChangeFeed, Games, Results, Users};
@@ -45,6 +46,8 @@ pub struct AppState {
     pub login_limiter: LoginLimiter,
     /// See [`Settings::trust_forwarded_for`].
     pub trust_forwarded_for: bool,
+    /// Metrics, readiness and the queue poller.
+    pub ops: GatewayOps,
 }
 
 impl std::fmt::Debug for AppState {
@@ -66,7 +69,9 @@ impl AppState {
             .await
             .context("Failed to connect to Redis")?;
         let keys = RedisKeys::new(&settings.store.redis_prefix);
-        let bus = Bus::new(settings.bus.clone());
+        // The bus reports what it publishes (and, later, consumes) to the metrics.
+        let metrics = shared_ops::Metrics::new();
+        let bus = Bus::new(settings.bus.clone()).observed_by(metrics.bus_observer());
         bus.declare_topology("gateway setup")
             .await
             .context("Failed to declare the bus topology")?;
@@ -89,6 +94,7 @@ impl AppState {
         )
         .await?;
         let publisher = Publisher::new(bus.clone(), "gateway publisher");
+        let ops = GatewayOps::build(metrics, settings, &bus, &db, &redis);
         Ok(Self {
             bus,
             publisher,
@@ -112,6 +118,7 @@ impl AppState {
             hasher: Arc::new(hasher),
             jwt: Arc::new(JwtKeys::new(&settings.auth)),
             trust_forwarded_for: settings.trust_forwarded_for,
+            ops,
         })
     }
 }

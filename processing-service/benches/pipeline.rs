@@ -92,6 +92,8 @@ fn spawn_worker(unique: &str) -> anyhow::Result<Child> {
     Command::new(env!("CARGO_BIN_EXE_processing-service"))
         .env("M2M_BUS_PREFIX", unique)
         .env("M2M_MONGODB_DB", unique.replace('-', "_"))
+        // Two workers run at once: each takes a free operations port.
+        .env("M2M_OPS_ADDR", "127.0.0.1:0")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .spawn()

@@ -4,11 +4,13 @@
 //! young, see `PITFALLS.md`), so every long-lived user of the bus (publisher,
 //! consumer runner) keeps its own loop around [`Bus::connect_with_backoff`].
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use lapin::{Channel, Connection, ConnectionProperties};
 use tokio_util::sync::CancellationToken;
 
+use crate::observe::BusObserver;
 use crate::settings::{BusSettings, redact_url};
 use crate::topology::Topology;
 
@@ -28,6 +30,8 @@ pub enum BusError {
 pub struct Bus {
     settings: BusSettings,
     topology: Topology,
+    /// Told what publishers and runners built on this bus do (metrics).
+    observer: Option<Arc<dyn BusObserver>>,
 }
 
 /// First and longest pause between reconnect attempts.
@@ -37,7 +41,22 @@ const BACKOFF_MAX: Duration = Duration::from_secs(5);
 impl Bus {
     pub fn new(settings: BusSettings) -> Self {
         let topology = Topology::new(settings.prefix.clone());
-        Self { settings, topology }
+        Self {
+            settings,
+            topology,
+            observer: None,
+        }
+    }
+
+    /// This bus, with every publisher and consumer runner built on it reporting
+    /// to `observer`.
+    pub fn observed_by(mut self, observer: Arc<dyn BusObserver>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    pub(crate) fn observer(&self) -> Option<&dyn BusObserver> {
+        self.observer.as_deref()
     }
 
     pub fn settings(&self) -> &BusSettings {

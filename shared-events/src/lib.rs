@@ -17,6 +17,8 @@
 //! - [`consumer`]: the runner that feeds a queue to a handler: acks, retries,
 //!   dead letters, reconnects and graceful shutdown.
 //! - [`stream`]: reading the history stream from an offset or a time.
+//! - [`observe`]: [`BusObserver`], how a process learns what the plumbing does
+//!   (published, handled, retried, dead-lettered, reconnected) to export metrics.
 //! - [`telemetry`], [`shutdown`]: the logging setup and the stop signal every
 //!   process uses.
 
@@ -24,6 +26,7 @@ pub mod connection;
 pub mod consumer;
 pub mod envelope;
 pub mod events;
+pub mod observe;
 pub mod publisher;
 pub mod recording;
 pub mod settings;
@@ -36,6 +39,7 @@ pub use connection::{Bus, BusError};
 pub use consumer::{ConsumerRunner, DeliveryContext, Handler, HandlerError};
 pub use envelope::Envelope;
 pub use events::Event;
+pub use observe::{BusObserver, Settled};
 pub use publisher::{PublishError, Publisher};
 pub use settings::BusSettings;
 pub use stream::{StreamReader, StreamRecord, StreamStart};

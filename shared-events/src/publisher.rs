@@ -133,8 +133,13 @@ impl Publisher {
     pub async fn publish(&self, envelope: &Envelope) -> Result<(), PublishError> {
         let message = OutgoingMessage::from_envelope(envelope)?;
         let exchange = self.bus.topology().events_exchange();
-        self.publish_message(&exchange, &envelope.event.routing_key(), message)
-            .await
+        let published = self
+            .publish_message(&exchange, &envelope.event.routing_key(), message)
+            .await;
+        if let Some(observer) = self.bus.observer() {
+            observer.published(envelope.event.event_type(), published.is_ok());
+        }
+        published
     }
 
     /// Publishes any message and waits for its confirm. `exchange` "" is the
@@ -207,6 +212,9 @@ impl Publisher {
             }
             generation = current.generation + 1;
             tracing::info!(connection = %self.name, "Broker connection lost; the publisher reconnects.");
+            if let Some(observer) = self.bus.observer() {
+                observer.reconnected(&self.name);
+            }
         }
         let connection = self.bus.connect(&self.name).await?;
         let channel = self.bus.open_channel(&connection).await?;

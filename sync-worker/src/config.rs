@@ -10,16 +10,23 @@
 //! | `M2M_BACKUP_MAX_BATCHES` | `200` | steps per backup run, so a journal that never empties (steady appends) cannot keep one run going for ever |
 //! | `M2M_SCHEDULER_ENABLED` | `true` | whether this process publishes timer messages (set `false` for a consumer-only replica) |
 //!
-//! The bus (`M2M_AMQP_URL`, `M2M_BUS_PREFIX`, ...) and the stores (`M2M_MONGODB_URL`,
+//! The operations server and the shutdown deadline (`M2M_OPS_ADDR`, default
+//! `127.0.0.1:9102`; `M2M_SHUTDOWN_DEADLINE_MS`) are read by [`shared_ops::OpsSettings`];
+//! the bus (`M2M_AMQP_URL`, `M2M_BUS_PREFIX`, ...) and the stores (`M2M_MONGODB_URL`,
 //! `M2M_MONGODB_DB`, `M2M_REDIS_URL`, `M2M_REDIS_PREFIX`) are read by
 //! [`shared_events::BusSettings`] and [`shared_store::StoreSettings`].
 
 use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use shared_events::BusSettings;
 use shared_events::events::Job;
+use shared_ops::OpsSettings;
 use shared_store::StoreSettings;
+
+/// The sync-worker's own operations port.
+pub const DEFAULT_OPS_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 9102);
 
 /// Everything a sync-worker process needs to know.
 #[derive(Debug, Clone)]
@@ -27,6 +34,9 @@ pub struct Settings {
     pub bus: BusSettings,
     pub store: StoreSettings,
     pub jobs: JobSettings,
+    /// Where `/healthz`, `/readyz` and `/metrics` are served, and how long
+    /// SIGTERM waits for a running job.
+    pub ops: OpsSettings,
 }
 
 /// How the jobs are scheduled and run.
@@ -84,6 +94,8 @@ impl Settings {
             store: StoreSettings::from_lookup(lookup)
                 .context("Failed to read the store settings")?,
             jobs: JobSettings::from_lookup(lookup).context("Failed to read the job settings")?,
+            ops: OpsSettings::from_lookup(lookup, DEFAULT_OPS_ADDR)
+                .context("Failed to read the operations settings")?,
         })
     }
 }

@@ -21,6 +21,7 @@
 //! - [`store`]: the MongoDB collections and indexes.
 //! - [`journal`]: reading the archived journal.
 //! - [`error`]: [`JobError`] and how it maps to retry or dead letter.
+//! - [`ops`]: the job series on the operations server (`/healthz`, `/readyz`, `/metrics`).
 
 pub mod cli;
 pub mod config;
@@ -29,6 +30,7 @@ pub mod error;
 pub mod jobs;
 pub mod journal;
 pub mod lease;
+pub mod ops;
 pub mod runs;
 pub mod scheduler;
 pub mod startup;

@@ -6,6 +6,7 @@
 //! [`Application::run_until_stopped`] then consumes the jobs queue and runs the
 //! scheduler. `main` and the tests both go through these two calls.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -13,6 +14,7 @@ use redis::aio::ConnectionManager;
 use shared_events::consumer::RunnerStats;
 use shared_events::events::Job;
 use shared_events::{Bus, ConsumerRunner, Publisher, WorkQueue};
+use shared_ops::{BrokerProbe, Dependency, Metrics, Ops, OpsServer, Readiness};
 use shared_store::{RedisKeys, connect_mongodb, connect_redis};
 use tokio_util::sync::CancellationToken;
 
@@ -34,6 +36,8 @@ pub struct Application {
     stats: Arc<JobStats>,
     restored: Vec<(Family, RestoreOutcome)>,
     caught_up: Vec<(Job, i64)>,
+    probe: Arc<BrokerProbe>,
+    ops: OpsServer,
 }
 
 impl Application {
@@ -52,11 +56,12 @@ impl Application {
 
         let restored = restore(&settings, &sync).await?;
 
-        let bus = Bus::new(settings.bus.clone());
+        let mut metrics = Metrics::new();
+        let bus = Bus::new(settings.bus.clone()).observed_by(metrics.bus_observer());
         bus.declare_topology("sync-worker setup")
             .await
             .context("Failed to declare the bus topology")?;
-        let publisher = Publisher::new(bus, "sync-worker publisher");
+        let publisher = Publisher::new(bus.clone(), "sync-worker publisher");
         let runs = JobRuns::new(&db);
         let caught_up = if settings.jobs.scheduler_enabled {
             scheduler::catch_up(&publisher, &runs, &settings.jobs).await?
@@ -65,6 +70,19 @@ impl Application {
         };
 
         let stats = Arc::new(JobStats::default());
+        crate::ops::register(&mut metrics, Arc::clone(&stats));
+        let probe = Arc::new(BrokerProbe::new(bus.clone(), "sync-worker probe"));
+        let readiness = Readiness::new(
+            vec![
+                Dependency::Broker(Arc::clone(&probe)),
+                Dependency::MongoDb(db.clone()),
+                Dependency::Redis(redis.clone()),
+            ],
+            settings.ops.ready_timeout,
+        );
+        let ops = OpsServer::bind(settings.ops.addr, Ops::new(metrics, readiness))
+            .await
+            .with_context(|| format!("Failed to bind M2M_OPS_ADDR {}", settings.ops.addr))?;
         let jobs = &settings.jobs;
         let handler = JobHandler {
             runs,
@@ -85,7 +103,8 @@ impl Application {
         // second message of a running job only meets its lease and is retried.
         let runner = ConsumerRunner::new(publisher.clone(), WorkQueue::Jobs, handler)
             .prefetch(2)
-            .concurrency(2);
+            .concurrency(2)
+            .drain_timeout(settings.ops.shutdown_deadline);
         Ok(Self {
             runner,
             publisher,
@@ -93,7 +112,15 @@ impl Application {
             stats,
             restored,
             caught_up,
+            probe,
+            ops,
         })
+    }
+
+    /// Where `/healthz`, `/readyz` and `/metrics` are served (the real port when
+    /// `M2M_OPS_ADDR` asked for port 0).
+    pub fn ops_addr(&self) -> SocketAddr {
+        self.ops.local_addr()
     }
 
     /// How many runs of each job this process completed.
@@ -117,7 +144,10 @@ impl Application {
     }
 
     /// Consumes timer messages and publishes them on schedule until `shutdown`.
+    /// A running job may take `M2M_SHUTDOWN_DEADLINE_MS` to finish after `shutdown`;
+    /// past it, its message is redelivered and the job redone (jobs are idempotent).
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let ops = self.ops.spawn(&shutdown);
         let scheduler = self.settings.jobs.scheduler_enabled.then(|| {
             tokio::spawn(scheduler::run(
                 self.publisher.clone(),
@@ -132,6 +162,8 @@ impl Application {
             let _ = scheduler.await;
         }
         self.publisher.close().await;
+        self.probe.close().await;
+        ops.stop().await;
         consumed.context("The jobs consumer failed")
     }
 }

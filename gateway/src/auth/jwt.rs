@@ -3,6 +3,11 @@
 //! The algorithm is pinned (a token whose header names any other algorithm, `none`
 //! included, is refused) and every registered claim we set is also checked on the way
 //! in: `iss`, `aud`, `exp`, `iat`, `sub`, `jti`.
+//!
+//! Rotation: tokens are signed with `M2M_JWT_SECRET` only; a token that fails
+//! its signature check is tried once more against `M2M_JWT_PREVIOUS_SECRET`
+//! when one is set, so tokens issued before a rotation stay valid until they
+//! expire and nobody is logged out (`docs/OPERATIONS.md`).
 
 use std::time::Duration;
 
@@ -37,6 +42,8 @@ pub struct Claims {
 pub struct JwtKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
+    /// Verification only: the key being rotated out.
+    previous: Option<DecodingKey>,
     validation: Validation,
     issuer: String,
     audience: String,
@@ -65,6 +72,10 @@ impl JwtKeys {
         Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
+            previous: settings
+                .jwt_previous_secret
+                .as_ref()
+                .map(|previous| DecodingKey::from_secret(previous.expose_secret().as_bytes())),
             validation,
             issuer: settings.jwt_issuer.clone(),
             audience: settings.jwt_audience.clone(),
@@ -97,7 +108,13 @@ impl JwtKeys {
 
     /// Verifies `token` and returns its claims.
     pub fn verify(&self, token: &str) -> Result<Claims, TokenProblem> {
-        match jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation) {
+        let mut decoded = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation);
+        if let (Err(error), Some(previous)) = (&decoded, &self.previous)
+            && matches!(error.kind(), ErrorKind::InvalidSignature)
+        {
+            decoded = jsonwebtoken::decode::<Claims>(token, previous, &self.validation);
+        }
+        match decoded {
             Ok(data) => Ok(data.claims),
             Err(error) => {
                 tracing::debug!(error = %error, "Refused an access token");
@@ -122,8 +139,49 @@ mod tests {
     use crate::config::Settings;
 
     fn keys() -> JwtKeys {
-        let settings = Settings::from_lookup(|_| None).expect("defaults");
+        keys_with(&[])
+    }
+
+    fn keys_with(vars: &[(&str, &str)]) -> JwtKeys {
+        let settings = Settings::from_lookup(|name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+        .expect("valid settings");
         JwtKeys::new(&settings.auth)
+    }
+
+    const OLD: &str = "the-old-secret-of-at-least-32-bytes-0000";
+    const NEW: &str = "the-new-secret-of-at-least-32-bytes-1111";
+
+    #[test]
+    fn after_a_rotation_tokens_signed_with_the_previous_secret_still_verify() {
+        let before = keys_with(&[("M2M_JWT_SECRET", OLD)])
+            .issue("user-1")
+            .expect("issue");
+        let rotated = keys_with(&[("M2M_JWT_SECRET", NEW), ("M2M_JWT_PREVIOUS_SECRET", OLD)]);
+        assert_eq!(rotated.verify(&before).expect("still valid").sub, "user-1");
+        // New tokens are signed with the new secret only.
+        let after = rotated.issue("user-2").expect("issue");
+        let new_only = keys_with(&[("M2M_JWT_SECRET", NEW)]);
+        assert_eq!(new_only.verify(&after).expect("valid").sub, "user-2");
+        let old_only = keys_with(&[("M2M_JWT_SECRET", OLD)]);
+        assert_eq!(old_only.verify(&after).err(), Some(TokenProblem::Invalid));
+    }
+
+    #[test]
+    fn without_the_previous_secret_old_tokens_are_refused_and_other_keys_never_verify() {
+        let before = keys_with(&[("M2M_JWT_SECRET", OLD)])
+            .issue("user-1")
+            .expect("issue");
+        let rotated = keys_with(&[("M2M_JWT_SECRET", NEW)]);
+        assert_eq!(rotated.verify(&before).err(), Some(TokenProblem::Invalid));
+        let forged = keys_with(&[("M2M_JWT_SECRET", "a-third-secret-nobody-configured-22222")])
+            .issue("user-1")
+            .expect("issue");
+        let rotating = keys_with(&[("M2M_JWT_SECRET", NEW), ("M2M_JWT_PREVIOUS_SECRET", OLD)]);
+        assert_eq!(rotating.verify(&forged).err(), Some(TokenProblem::Invalid));
     }
 
     #[test]

@@ -133,6 +133,17 @@ async fn login(
     request_user: RequestUser,
     ApiJson(body): ApiJson<Credentials>,
 ) -> ApiResult<impl IntoResponse> {
+    let answer = check_login(&state, client, &request_user, body).await;
+    state.ops.metrics.record_login(&answer);
+    answer
+}
+
+async fn check_login(
+    state: &AppState,
+    client: std::net::IpAddr,
+    request_user: &RequestUser,
+    body: Credentials,
+) -> ApiResult<impl IntoResponse + use<>> {
     let username = Username::parse(&body.username)?;
     if body.password.expose_secret().len() > NewPassword::MAX_BYTES {
         return Err(ApiError::validation(
@@ -168,7 +179,7 @@ async fn login(
     state.login_limiter.reset(&username).await;
     request_user.set(&user.id);
     let refresh_token = state.refresh_tokens.issue_first(&user.id).await?;
-    tokens_for(&state, user.id, refresh_token)
+    tokens_for(state, user.id, refresh_token)
 }
 
 /// Trades a refresh token for new tokens; a reused one revokes its family.

@@ -17,12 +17,15 @@ use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::bookkeeping;
+use crate::correlation::{self, CorrelationId};
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::{bookkeeping, metrics};
 
-/// The whole API. Resource routers are merged under the bookkeeping middleware; health
-/// and the API description stay outside it so probes and docs are not journaled.
+/// The whole API. Resource routers are merged under the bookkeeping middleware; health,
+/// readiness, metrics and the API description stay outside it so probes, scrapes and
+/// docs are not journaled. Outermost first, every request gets its correlation id,
+/// then its log span, then is counted and timed.
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .merge(accounts::router())
@@ -38,12 +41,17 @@ pub fn router(state: AppState) -> Router {
         ));
     Router::new()
         .merge(api)
-        .merge(health::router())
+        .merge(health::router(&state))
         .merge(crate::openapi::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(CatchPanicLayer::custom(panicked))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track_http,
+        ))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(middleware::from_fn(correlation::propagate))
         .with_state(state)
 }
 
@@ -52,10 +60,15 @@ fn request_span<B>(request: &Request<B>) -> tracing::Span {
         .extensions()
         .get::<axum::extract::MatchedPath>()
         .map(|path| path.as_str().to_owned());
+    let correlation_id = request
+        .extensions()
+        .get::<CorrelationId>()
+        .map(|id| id.0.to_string());
     tracing::info_span!(
         "request",
         method = %request.method(),
         route = route.as_deref().unwrap_or("unmatched"),
+        correlation_id = correlation_id.as_deref().unwrap_or("none"),
     )
 }
 

@@ -19,6 +19,20 @@ use crate::helpers::TestApp;
 /// A processing worker on the app's stack; stops when dropped.
 pub struct RunningWorker {
     stop: CancellationToken,
+    running: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl RunningWorker {
+    /// Stops the worker and checks it stopped cleanly.
+    pub async fn stop(mut self) {
+        self.stop.cancel();
+        if let Some(running) = self.running.take() {
+            running
+                .await
+                .expect("worker task")
+                .expect("the worker stops cleanly");
+        }
+    }
 }
 
 impl Drop for RunningWorker {
@@ -33,15 +47,18 @@ pub async fn start_worker(app: &TestApp) -> RunningWorker {
         store: app.store.clone(),
         concurrency: 2,
         prefetch: 4,
-        shutdown_grace: Duration::from_secs(10),
+        ops: shared_ops::OpsSettings::for_tests(),
         max_recording_bytes: 16 << 20,
         analysis: AnalysisConfig::default(),
     })
     .await
     .expect("the worker starts on the gateway's stack");
     let stop = CancellationToken::new();
-    tokio::spawn(worker.run_until_stopped(stop.clone()));
-    RunningWorker { stop }
+    let running = tokio::spawn(worker.run_until_stopped(stop.clone()));
+    RunningWorker {
+        stop,
+        running: Some(running),
+    }
 }
 
 /// How a phone presents its access token on the upgrade.

@@ -213,3 +213,53 @@ pub async fn error_of(response: reqwest::Response) -> (String, Option<String>) {
     let field = body["error"]["field"].as_str().map(str::to_owned);
     (code, field)
 }
+
+pub async fn rabbitmqctl(args: &[&str]) {
+    let output = tokio::process::Command::new("rabbitmqctl")
+        .args(args)
+        .output()
+        .await
+        .expect("rabbitmqctl must be installed where RabbitMQ runs");
+    assert!(
+        output.status.success(),
+        "rabbitmqctl {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// A vhost of this test's own, so revoking it touches no other test.
+pub struct PrivateVhost(String);
+
+impl PrivateVhost {
+    pub async fn create() -> Self {
+        let name = format!("test-gw-{}", uuid::Uuid::now_v7().simple());
+        rabbitmqctl(&["add_vhost", &name]).await;
+        let vhost = Self(name);
+        vhost.allow().await;
+        vhost
+    }
+
+    pub fn url(&self) -> String {
+        let base = std::env::var("M2M_AMQP_URL")
+            .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned());
+        let base = base
+            .rsplit_once('/')
+            .map_or(base.as_str(), |(b, _)| b)
+            .to_owned();
+        format!("{base}/{}", self.0)
+    }
+
+    pub async fn allow(&self) {
+        rabbitmqctl(&["set_permissions", "-p", &self.0, "guest", ".*", ".*", ".*"]).await;
+    }
+
+    /// Revokes the permissions and closes every connection: reconnects are refused.
+    pub async fn take_down(&self) {
+        rabbitmqctl(&["clear_permissions", "-p", &self.0, "guest"]).await;
+        rabbitmqctl(&["close_all_connections", "-p", &self.0, "broker down test"]).await;
+    }
+
+    pub async fn delete(self) {
+        rabbitmqctl(&["delete_vhost", &self.0]).await;
+    }
+}

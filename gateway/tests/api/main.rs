@@ -14,6 +14,7 @@ mod games;
 mod health;
 mod helpers;
 mod notifications;
+mod ops;
 mod rate_limit;
 mod reads;
 mod refresh;

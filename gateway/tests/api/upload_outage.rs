@@ -9,61 +9,11 @@ use std::time::Duration;
 
 use shared_events::Event;
 
-use crate::helpers::{TestApp, error_of, spawn_app_with};
+use crate::helpers::{PrivateVhost, TestApp, error_of, spawn_app_with};
 use crate::upload_helpers::{
     SAMPLE, accepted_game_id, post_game, stored_games, take_processing_event, user,
     wait_for_processing_event,
 };
-
-async fn rabbitmqctl(args: &[&str]) {
-    let output = tokio::process::Command::new("rabbitmqctl")
-        .args(args)
-        .output()
-        .await
-        .expect("rabbitmqctl must be installed where RabbitMQ runs");
-    assert!(
-        output.status.success(),
-        "rabbitmqctl {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-/// A vhost of this test's own, so revoking it touches no other test.
-struct PrivateVhost(String);
-
-impl PrivateVhost {
-    async fn create() -> Self {
-        let name = format!("test-gw-{}", uuid::Uuid::now_v7().simple());
-        rabbitmqctl(&["add_vhost", &name]).await;
-        let vhost = Self(name);
-        vhost.allow().await;
-        vhost
-    }
-
-    fn url(&self) -> String {
-        let base = std::env::var("M2M_AMQP_URL")
-            .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned());
-        let base = base
-            .rsplit_once('/')
-            .map_or(base.as_str(), |(b, _)| b)
-            .to_owned();
-        format!("{base}/{}", self.0)
-    }
-
-    async fn allow(&self) {
-        rabbitmqctl(&["set_permissions", "-p", &self.0, "guest", ".*", ".*", ".*"]).await;
-    }
-
-    /// Revokes the permissions and closes every connection: reconnects are refused.
-    async fn take_down(&self) {
-        rabbitmqctl(&["clear_permissions", "-p", &self.0, "guest"]).await;
-        rabbitmqctl(&["close_all_connections", "-p", &self.0, "broker down test"]).await;
-    }
-
-    async fn delete(self) {
-        rabbitmqctl(&["delete_vhost", &self.0]).await;
-    }
-}
 
 async fn app_on(vhost: &PrivateVhost, outbox_ms: &str) -> TestApp {
     let url = vhost.url();

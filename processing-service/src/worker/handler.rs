@@ -1,7 +1,14 @@
 //! One `processing.requested` event, from recording to reconciliation.
 
+use std::time::Instant;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
 use shared_events::events::{EncodedRecording, GameOutcome, ReconciliationEventV1};
 use shared_events::{DeliveryContext, Envelope, Event, Handler, HandlerError, Publisher};
+use shared_ops::Metrics;
+use shared_ops::metrics::{HistogramFn, latency_histogram};
 
 use super::WorkerSettings;
 use super::results::{Analysis, ResultsStore};
@@ -19,16 +26,44 @@ pub struct AnalyseGame {
     analysis: AnalysisConfig,
     progress: ProgressConfig,
     max_recording_bytes: usize,
+    analysis_seconds: AnalysisSeconds,
+}
+
+/// `m2m_analysis_seconds{outcome}`: decompressing, parsing and analysing one
+/// recording (the CPU part of handling, without the database and the broker),
+/// `outcome` = `processed` or `failed`.
+pub type AnalysisSeconds = Family<OutcomeLabels, Histogram, HistogramFn>;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+/// Registers the worker's own series beside the bus series.
+pub fn register_metrics(metrics: &mut Metrics) -> AnalysisSeconds {
+    let family = AnalysisSeconds::new_with_constructor(latency_histogram as HistogramFn);
+    metrics.registry_mut().register(
+        "analysis_seconds",
+        "Time to decompress, parse and analyse one recording, by outcome",
+        family.clone(),
+    );
+    family
 }
 
 impl AnalyseGame {
-    pub fn new(results: ResultsStore, publisher: Publisher, settings: &WorkerSettings) -> Self {
+    pub fn new(
+        results: ResultsStore,
+        publisher: Publisher,
+        settings: &WorkerSettings,
+        analysis_seconds: AnalysisSeconds,
+    ) -> Self {
         Self {
             results,
             publisher,
             analysis: settings.analysis,
             progress: ProgressConfig::default(),
             max_recording_bytes: settings.max_recording_bytes,
+            analysis_seconds,
         }
     }
 }
@@ -47,11 +82,19 @@ impl Handler for AnalyseGame {
         };
         let recording = event.recording.clone();
         let (config, limit) = (self.analysis, self.max_recording_bytes);
+        let started = Instant::now();
         // Decompressing, parsing and analysing a recording take milliseconds of
         // CPU: never on the async threads (PITFALLS.md item 7).
         let analysis = tokio::task::spawn_blocking(move || analyse(&recording, &config, limit))
             .await
             .unwrap_or_else(|panic| Analysis::Failed(format!("the analysis crashed: {panic}")));
+        let outcome = match analysis {
+            Analysis::Processed(_) => "processed",
+            Analysis::Failed(_) => "failed",
+        };
+        self.analysis_seconds
+            .get_or_create(&OutcomeLabels { outcome })
+            .observe(started.elapsed().as_secs_f64());
         if let Analysis::Failed(reason) = &analysis {
             tracing::warn!(game_id = %event.game_id, %reason, "The recording cannot be analysed; the game fails.");
         }

@@ -6,14 +6,22 @@
 //!   `reconciliation.ready`; the consumer runner acks only after it returns.
 //! - `results`: the results and progress collections in MongoDB.
 //! - `metrics`: flattening a report into named scalar metrics for progress.
+//!
+//! Beside the consumer, a small HTTP server (`M2M_OPS_ADDR`, default
+//! `127.0.0.1:9101`) answers `/healthz`, `/readyz` (broker and MongoDB) and
+//! `/metrics` (the bus series of `shared_ops`, and `m2m_analysis_seconds`).
 
 mod handler;
 mod metrics;
 mod results;
 pub mod settings;
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+
 use anyhow::Context as _;
 use shared_events::{Bus, ConsumerRunner, Publisher, WorkQueue};
+use shared_ops::{BrokerProbe, Dependency, Metrics, Ops, OpsServer, Readiness};
 use tokio_util::sync::CancellationToken;
 
 pub use handler::AnalyseGame;
@@ -25,6 +33,8 @@ pub use settings::WorkerSettings;
 pub struct Worker {
     runner: ConsumerRunner<AnalyseGame>,
     publisher: Publisher,
+    probe: Arc<BrokerProbe>,
+    ops: OpsServer,
 }
 
 impl Worker {
@@ -32,6 +42,8 @@ impl Worker {
     /// Fails fast (with the reason) when a store is unreachable at start; once
     /// running, outages are ridden out by retries and reconnects.
     pub async fn build(settings: WorkerSettings) -> anyhow::Result<Self> {
+        let mut metrics = Metrics::new();
+        let analysis_seconds = handler::register_metrics(&mut metrics);
         let database = shared_store::connect_mongodb(&settings.store, "processing-service")
             .await
             .context("Failed to connect to MongoDB")?;
@@ -40,17 +52,39 @@ impl Worker {
             .ensure_indexes()
             .await
             .context("Failed to create the results indexes")?;
-        let bus = Bus::new(settings.bus.clone());
+        let bus = Bus::new(settings.bus.clone()).observed_by(metrics.bus_observer());
         bus.declare_topology("processing-service setup")
             .await
             .context("Failed to declare the bus topology")?;
+        let probe = Arc::new(BrokerProbe::new(bus.clone(), "processing-service probe"));
+        let readiness = Readiness::new(
+            vec![
+                Dependency::Broker(Arc::clone(&probe)),
+                Dependency::MongoDb(database),
+            ],
+            settings.ops.ready_timeout,
+        );
+        let ops = OpsServer::bind(settings.ops.addr, Ops::new(metrics, readiness))
+            .await
+            .with_context(|| format!("Failed to bind M2M_OPS_ADDR {}", settings.ops.addr))?;
         let publisher = Publisher::new(bus, "processing-service publisher");
-        let handler = AnalyseGame::new(results, publisher.clone(), &settings);
+        let handler = AnalyseGame::new(results, publisher.clone(), &settings, analysis_seconds);
         let runner = ConsumerRunner::new(publisher.clone(), WorkQueue::Processing, handler)
             .concurrency(settings.concurrency)
             .prefetch(settings.prefetch)
-            .drain_timeout(settings.shutdown_grace);
-        Ok(Self { runner, publisher })
+            .drain_timeout(settings.ops.shutdown_deadline);
+        Ok(Self {
+            runner,
+            publisher,
+            probe,
+            ops,
+        })
+    }
+
+    /// Where `/healthz`, `/readyz` and `/metrics` are served (the real port when
+    /// `M2M_OPS_ADDR` asked for port 0).
+    pub fn ops_addr(&self) -> SocketAddr {
+        self.ops.local_addr()
     }
 
     /// The consumer's counters (handled, retried, dead-lettered, recoveries).
@@ -58,13 +92,14 @@ impl Worker {
         self.runner.stats()
     }
 
-    /// Consumes until `shutdown` fires, then finishes the games in hand.
+    /// Consumes until `shutdown` fires, then finishes the games in hand (within
+    /// `M2M_SHUTDOWN_DEADLINE_MS`); `/readyz` answers 503 while it drains.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        self.runner
-            .run(shutdown)
-            .await
-            .context("The consumer failed")?;
+        let ops = self.ops.spawn(&shutdown);
+        let consumed = self.runner.run(shutdown).await;
         self.publisher.close().await;
-        Ok(())
+        self.probe.close().await;
+        ops.stop().await;
+        consumed.context("The consumer failed")
     }
 }

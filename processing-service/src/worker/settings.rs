@@ -1,9 +1,10 @@
 //! The worker's configuration, from `M2M_*` variables over defaults.
 
-use std::time::Duration;
+use std::net::SocketAddr;
 
 use anyhow::Context as _;
 use shared_events::BusSettings;
+use shared_ops::OpsSettings;
 use shared_store::StoreSettings;
 
 use crate::analytics::AnalysisConfig;
@@ -20,14 +21,20 @@ pub struct WorkerSettings {
     /// concurrency, so a finished analysis finds the next recording already here
     /// without one process hoarding the queue from its peers.
     pub prefetch: u16,
-    /// `M2M_SHUTDOWN_GRACE_SECS`: how long SIGTERM waits for games in hand.
-    pub shutdown_grace: Duration,
+    /// `M2M_OPS_ADDR` (default `127.0.0.1:9101`), where `/healthz`, `/readyz` and
+    /// `/metrics` are served; `M2M_SHUTDOWN_DEADLINE_MS`, how long SIGTERM waits
+    /// for the games in hand.
+    pub ops: OpsSettings,
     /// `M2M_MAX_RECORDING_BYTES`: bound on a decompressed recording (16 MiB, the
     /// gateway's body limit), so a corrupt event cannot exhaust memory.
     pub max_recording_bytes: usize,
     /// `M2M_ANALYTICS_RAW=1` turns the angle pre-filter off.
     pub analysis: AnalysisConfig,
 }
+
+/// The processing service's own operations port.
+pub const DEFAULT_OPS_ADDR: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 9101);
 
 impl WorkerSettings {
     pub fn from_env() -> anyhow::Result<Self> {
@@ -51,7 +58,7 @@ impl WorkerSettings {
             store: StoreSettings::from_env()?,
             concurrency,
             prefetch,
-            shutdown_grace: Duration::from_secs(number("M2M_SHUTDOWN_GRACE_SECS", 30)?),
+            ops: OpsSettings::from_env(DEFAULT_OPS_ADDR)?,
             max_recording_bytes: usize::try_from(number("M2M_MAX_RECORDING_BYTES", 16 << 20)?)?,
             analysis: if raw {
                 AnalysisConfig::raw()

@@ -5,10 +5,12 @@
 //! - `reference`: the same analyses against the NumPy/SciPy reference under
 //!   `bench/` (skipped, with a message, when python3 with numpy and scipy is absent).
 //! - `worker`: the queue worker on real RabbitMQ and MongoDB: analyse, save, reconcile.
+//! - `worker_ops`: the worker's `/readyz` and `/metrics` after real traffic.
 //! - `worker_process`: the worker binary killed (SIGKILL) or stopped (SIGTERM) mid-game.
 
 mod cli;
 mod helpers;
 mod reference;
 mod worker;
+mod worker_ops;
 mod worker_process;

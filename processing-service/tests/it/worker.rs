@@ -24,7 +24,9 @@ pub struct TestWorker {
     database: mongodb::Database,
     stop: CancellationToken,
     task: tokio::task::JoinHandle<()>,
-    stats: Arc<shared_events::consumer::RunnerStats>,
+    pub stats: Arc<shared_events::consumer::RunnerStats>,
+    /// Where the worker serves `/healthz`, `/readyz` and `/metrics`.
+    pub ops_addr: std::net::SocketAddr,
 }
 
 /// The environment that puts a worker process on the stack named `unique`.
@@ -36,7 +38,7 @@ pub fn stack_env(unique: &str) -> [(&'static str, String); 2] {
 }
 
 impl TestWorker {
-    async fn start() -> Self {
+    pub async fn start() -> Self {
         Self::start_in(&Uuid::now_v7().simple().to_string()).await
     }
 
@@ -58,12 +60,13 @@ impl TestWorker {
             store: store_settings.clone(),
             concurrency: 2,
             prefetch: 4,
-            shutdown_grace: Duration::from_secs(10),
+            ops: shared_ops::OpsSettings::for_tests(),
             max_recording_bytes: 16 << 20,
             analysis: processing_service::analytics::AnalysisConfig::default(),
         };
         let worker = Worker::build(settings).await.expect("worker starts");
         let stats = worker.stats();
+        let ops_addr = worker.ops_addr();
         let stop = CancellationToken::new();
         let token = stop.clone();
         let task =
@@ -80,6 +83,7 @@ impl TestWorker {
             stop,
             task,
             stats,
+            ops_addr,
         }
     }
 
@@ -111,6 +115,18 @@ impl TestWorker {
         };
         let _ = connection.close(200, "done".into()).await;
         found
+    }
+
+    /// Takes one message off `queue` if one is there now.
+    pub async fn next_message_now(&self, queue: &str) -> Option<Envelope> {
+        let connection = self.bus.connect("test reader").await.expect("connect");
+        let channel = connection.create_channel().await.expect("channel");
+        let got = channel
+            .basic_get(queue.into(), BasicGetOptions { no_ack: true })
+            .await
+            .expect("basic.get");
+        let _ = connection.close(200, "done".into()).await;
+        got.map(|message| Envelope::from_json(&message.delivery.data).expect("envelope"))
     }
 
     pub async fn reconciliation(&self) -> Option<Envelope> {

@@ -1,5 +1,6 @@
 //! The worker as operators run it: a process, killed or stopped in mid-game.
 
+use std::collections::HashSet;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -9,14 +10,21 @@ use shared_events::lapin::types::FieldTable;
 use shared_events::{Bus, BusSettings, Publisher, WorkQueue};
 use uuid::Uuid;
 
-use crate::worker::{TestWorker, game, game_id, stack_env};
+use crate::worker::{TestWorker, game, game_id, sample_sensors, stack_env};
 
 /// A worker process on the stack `unique`, one game at a time.
 fn spawn_worker(unique: &str) -> Child {
+    spawn_worker_with(unique, 1)
+}
+
+/// A worker process on the stack `unique` holding up to `prefetch` games.
+fn spawn_worker_with(unique: &str, prefetch: u16) -> Child {
     Command::new(env!("CARGO_BIN_EXE_processing-service"))
         .envs(stack_env(unique))
         .env("M2M_PROCESSING_CONCURRENCY", "1")
-        .env("M2M_PROCESSING_PREFETCH", "1")
+        .env("M2M_PROCESSING_PREFETCH", prefetch.to_string())
+        // Several workers run at once: each takes a free operations port.
+        .env("M2M_OPS_ADDR", "127.0.0.1:0")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -163,4 +171,82 @@ async fn sigterm_lets_the_game_in_hand_finish_before_the_worker_exits() {
     assert_eq!(observer.result_count(game).await, 1);
     publisher.close().await;
     observer.stop().await;
+}
+
+/// Sends SIGTERM to `child` and waits for it to exit.
+async fn terminate(mut child: Child) -> std::process::ExitStatus {
+    let terminated = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(terminated.success());
+    tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .expect("join")
+        .expect("wait")
+}
+
+#[tokio::test]
+async fn sigterm_under_load_loses_no_acknowledged_game() {
+    const GAMES: usize = 30;
+    let unique = Uuid::now_v7().simple().to_string();
+    let bus = Bus::new(BusSettings {
+        prefix: format!("test-{unique}"),
+        ..BusSettings::from_env().expect("bus")
+    });
+    bus.declare_topology("test setup").await.expect("topology");
+    let publisher = Publisher::new(bus.clone(), "test publisher");
+    let mut sent = HashSet::new();
+    for _ in 0..GAMES {
+        let envelope = game(
+            Uuid::now_v7(),
+            EncodedRecording::from_json(&sample_sensors()).expect("encode"),
+        );
+        publisher.publish(&envelope).await.expect("publish");
+        sent.insert(game_id(&envelope));
+    }
+
+    // Under load: it holds a game and the next one, and has finished a few.
+    let doomed = spawn_worker_with(&unique, 2);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while depth(&bus, WorkQueue::Reconciliation).await < 3 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the worker finished nothing"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let status = terminate(doomed).await;
+    assert!(status.success(), "a clean exit after draining: {status}");
+    let left = depth(&bus, WorkQueue::Processing).await;
+    assert!(
+        left > 0,
+        "every game was done before SIGTERM; the test needs more games"
+    );
+
+    // Another worker takes what was not acknowledged; every game ends reconciled
+    // and saved exactly once, whichever worker did it.
+    let survivor = TestWorker::start_in(&unique).await;
+    let mut reconciled = HashSet::new();
+    while reconciled.len() < GAMES {
+        let Some(envelope) = survivor.reconciliation().await else {
+            panic!(
+                "{} of {GAMES} games reconciled; lost: {:?}",
+                reconciled.len(),
+                sent.difference(&reconciled).collect::<Vec<_>>()
+            );
+        };
+        reconciled.insert(envelope.event.game_id().expect("a game event"));
+    }
+    assert_eq!(reconciled, sent);
+    for game in &sent {
+        assert_eq!(survivor.result_count(*game).await, 1, "game {game}");
+    }
+    let dead = bus.topology().dead_letter_queue();
+    assert!(
+        survivor.next_message_now(&dead).await.is_none(),
+        "nothing was dead-lettered"
+    );
+    publisher.close().await;
+    survivor.stop().await;
 }

@@ -173,6 +173,9 @@ impl<H: Handler> ConsumerRunner<H> {
                 return Ok(());
             }
             self.shared.stats.recoveries.fetch_add(1, Ordering::Relaxed);
+            if let Some(observer) = self.bus.observer() {
+                observer.reconnected(&self.name);
+            }
         }
     }
 

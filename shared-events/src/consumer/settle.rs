@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use lapin::BasicProperties;
 use lapin::message::Delivery;
@@ -16,6 +17,7 @@ use tracing::Instrument;
 use super::RunnerShared;
 use super::handler::{DeliveryContext, Handler, HandlerError};
 use crate::envelope::Envelope;
+use crate::observe::{Settled, UNDECODABLE};
 use crate::publisher::{OutgoingMessage, PublishError, headers, long_string, now_timestamp};
 
 /// What became of a delivery (for logs and the runner's counters).
@@ -40,15 +42,17 @@ pub(super) async fn settle<H: Handler>(shared: Arc<RunnerShared<H>>, delivery: D
             let reason = format!("undecodable message: {error}");
             tracing::warn!(queue = %shared.queue, %reason, "Dead-lettering a message.");
             let fate = dead_letter(&shared, &delivery, &reason, retries).await;
-            finish(&shared, &delivery, fate).await;
+            finish(&shared, &delivery, fate, UNDECODABLE, Duration::ZERO).await;
             return;
         }
     };
+    let event_type = envelope.event.event_type();
     let span = tracing::info_span!("consume", queue = %shared.queue,
         event_id = %envelope.id, event_type = envelope.event.event_type(),
         correlation_id = %envelope.correlation_id, retries);
     async {
         let handler = Arc::clone(&shared.handler);
+        let started = Instant::now();
         // The handler runs in its own task so that a panic fails this message only,
         // and the delivery is still settled instead of holding a prefetch slot forever.
         let outcome = tokio::spawn(
@@ -56,6 +60,7 @@ pub(super) async fn settle<H: Handler>(shared: Arc<RunnerShared<H>>, delivery: D
         )
         .await
         .unwrap_or_else(|panic| Err(HandlerError::permanent(anyhow::anyhow!("handler panicked: {panic}"))));
+        let handling = started.elapsed();
         let fate = match outcome {
             Ok(()) => Ok(Fate::Done),
             Err(HandlerError::Transient(error)) if retries < shared.max_retries => {
@@ -73,7 +78,7 @@ pub(super) async fn settle<H: Handler>(shared: Arc<RunnerShared<H>>, delivery: D
                 dead_letter(&shared, &delivery, &reason, retries).await
             }
         };
-        finish(&shared, &delivery, fate).await;
+        finish(&shared, &delivery, fate, event_type, handling).await;
     }
     .instrument(span)
     .await;
@@ -90,14 +95,19 @@ async fn finish<H: Handler>(
     shared: &RunnerShared<H>,
     delivery: &Delivery,
     fate: Result<Fate, PublishError>,
+    event_type: &str,
+    handling: Duration,
 ) {
-    let counter = match &fate {
-        Ok(Fate::Done) => &shared.stats.handled,
-        Ok(Fate::Retried) => &shared.stats.retried,
-        Ok(Fate::DeadLettered) => &shared.stats.dead_lettered,
-        Err(_) => &shared.stats.requeued,
+    let (counter, settled) = match &fate {
+        Ok(Fate::Done) => (&shared.stats.handled, Settled::Handled),
+        Ok(Fate::Retried) => (&shared.stats.retried, Settled::Retried),
+        Ok(Fate::DeadLettered) => (&shared.stats.dead_lettered, Settled::DeadLettered),
+        Err(_) => (&shared.stats.requeued, Settled::Requeued),
     };
     counter.fetch_add(1, Ordering::Relaxed);
+    if let Some(observer) = shared.publisher.bus().observer() {
+        observer.settled(&shared.queue, event_type, settled, handling);
+    }
     let settled = match fate {
         Ok(_) => delivery.acker.ack(BasicAckOptions::default()).await,
         Err(error) => {

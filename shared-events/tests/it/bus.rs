@@ -9,12 +9,12 @@ use shared_events::publisher::{OutgoingMessage, headers};
 use shared_events::{ConsumerRunner, Envelope, PublishError, WorkQueue};
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::{Behaviour, Recorder, TestBus, amqp_base, reconciliation};
+use crate::helpers::{Behaviour, Observed, Recorder, TestBus, amqp_base, reconciliation};
 
-const WAIT: Duration = Duration::from_secs(15);
+pub(crate) const WAIT: Duration = Duration::from_secs(15);
 
 /// Starts a runner on the reconciliation queue; returns its stop token and task.
-fn start(
+pub(crate) fn start(
     test: &TestBus,
     recorder: &Recorder,
     configure: impl FnOnce(ConsumerRunner<Recorder>) -> ConsumerRunner<Recorder>,
@@ -351,7 +351,9 @@ async fn a_consumer_whose_connection_is_closed_reconnects_and_goes_on() {
     let vhost = format!("test-{}", uuid::Uuid::now_v7().simple());
     rabbitmqctl(&["add_vhost", &vhost]).await;
     rabbitmqctl(&["set_permissions", "-p", &vhost, "guest", ".*", ".*", ".*"]).await;
-    let test = TestBus::on_url(format!("{}/{vhost}", amqp_base())).await;
+    let mut test = TestBus::on_url(format!("{}/{vhost}", amqp_base())).await;
+    let observed = std::sync::Arc::new(Observed::default());
+    test.observed_by(std::sync::Arc::clone(&observed));
     let recorder = Recorder::new(Behaviour::Succeed);
     let (stop, task, stats) = start(&test, &recorder, |r| r);
 
@@ -395,6 +397,17 @@ async fn a_consumer_whose_connection_is_closed_reconnects_and_goes_on() {
         .collect();
     assert_eq!(exercises, ["before", "after"]);
     assert!(stats.snapshot().recoveries >= 1);
+    // Both reconnections were reported (metrics count them by connection).
+    let queue = test.bus.topology().queue(WorkQueue::Reconciliation);
+    let reconnected = observed.reconnected.lock().expect("lock").clone();
+    assert!(
+        reconnected.contains(&format!("consumer {queue}")),
+        "{reconnected:?}"
+    );
+    assert!(
+        reconnected.contains(&"test publisher".to_owned()),
+        "{reconnected:?}"
+    );
     stop.cancel();
     task.await.expect("runner task");
     test.publisher.close().await;

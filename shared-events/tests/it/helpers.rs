@@ -6,7 +6,8 @@ use std::time::Duration;
 use lapin::options::BasicGetOptions;
 use shared_events::events::{GameOutcome, ReconciliationEventV1};
 use shared_events::{
-    Bus, BusSettings, DeliveryContext, Envelope, Event, Handler, HandlerError, Publisher,
+    Bus, BusObserver, BusSettings, DeliveryContext, Envelope, Event, Handler, HandlerError,
+    Publisher, Settled,
 };
 use uuid::Uuid;
 
@@ -81,6 +82,46 @@ impl TestBus {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+}
+
+/// A [`BusObserver`] that remembers what it was told.
+#[derive(Debug, Default)]
+pub struct Observed {
+    pub published: Mutex<Vec<(String, bool)>>,
+    pub settled: Mutex<Vec<(String, String, Settled)>>,
+    pub reconnected: Mutex<Vec<String>>,
+}
+
+impl BusObserver for Observed {
+    fn published(&self, event_type: &str, confirmed: bool) {
+        self.published
+            .lock()
+            .expect("lock")
+            .push((event_type.to_owned(), confirmed));
+    }
+
+    fn settled(&self, queue: &str, event_type: &str, outcome: Settled, _: Duration) {
+        self.settled
+            .lock()
+            .expect("lock")
+            .push((queue.to_owned(), event_type.to_owned(), outcome));
+    }
+
+    fn reconnected(&self, connection: &str) {
+        self.reconnected
+            .lock()
+            .expect("lock")
+            .push(connection.to_owned());
+    }
+}
+
+impl TestBus {
+    /// Replaces the publisher with one on this bus observed by `observer`;
+    /// runners built from it report there too.
+    pub fn observed_by(&mut self, observer: Arc<Observed>) {
+        let bus = self.bus.clone().observed_by(observer);
+        self.publisher = Publisher::new(bus, "test publisher");
     }
 }
 

@@ -6,4 +6,5 @@
 
 mod bus;
 mod helpers;
+mod observe;
 mod stream;

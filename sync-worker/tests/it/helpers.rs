@@ -37,6 +37,8 @@ pub struct TestApp {
     pub runner: Arc<RunnerStats>,
     pub restored: Vec<(Family, RestoreOutcome)>,
     pub caught_up: Vec<(Job, i64)>,
+    /// Where the worker serves `/healthz`, `/readyz` and `/metrics`.
+    pub ops_addr: std::net::SocketAddr,
     stop: CancellationToken,
     task: JoinHandle<anyhow::Result<()>>,
 }
@@ -88,7 +90,12 @@ impl TestEnv {
             .expect("topology");
         let publisher = Publisher::new(bus_handle, "test publisher");
         Self {
-            settings: Settings { bus, store, jobs },
+            settings: Settings {
+                bus,
+                store,
+                jobs,
+                ops: shared_ops::OpsSettings::for_tests(),
+            },
             redis,
             keys,
             db,
@@ -107,6 +114,7 @@ impl TestEnv {
             runner: app.runner_stats(),
             restored: app.restored().to_vec(),
             caught_up: app.caught_up().to_vec(),
+            ops_addr: app.ops_addr(),
             stop: stop.clone(),
             task: tokio::spawn(app.run_until_stopped(stop)),
         }

@@ -6,5 +6,6 @@
 mod backup;
 mod helpers;
 mod once;
+mod ops;
 mod restore;
 mod scheduler;

@@ -31,6 +31,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
+use crate::correlation::CorrelationId;
 use crate::error::{ApiError, ApiResult};
 use crate::openapi::ErrorResponse;
 use crate::outbox::{PublishGameError, publish_claimed, publish_lease};
@@ -94,15 +95,14 @@ struct Accepted {
     ),
     security(("bearer" = []))
 )]
-#[tracing::instrument(skip_all, fields(user_id = %user.user_id, request_id, game_id))]
+#[tracing::instrument(skip_all, fields(user_id = %user.user_id, game_id))]
 async fn upload_game(
     State(state): State<AppState>,
     user: AuthUser,
+    CorrelationId(correlation_id): CorrelationId,
     headers: HeaderMap,
     request: Request,
 ) -> ApiResult<Response> {
-    let request_id = Uuid::now_v7();
-    tracing::Span::current().record("request_id", tracing::field::display(request_id));
     let key = idempotency_key(&headers)?;
     let gzip = content_encoding_is_gzip(&headers)?;
     require_json(&headers)?;
@@ -140,7 +140,9 @@ async fn upload_game(
         published: false,
         publish_lease_until: Some(lease_end(now, publish_lease(&state))),
         event_id: Uuid::now_v7().to_string(),
-        correlation_id: request_id.to_string(),
+        // The request's id (the request span carries it too): the game's events
+        // and every log line about it share it.
+        correlation_id: correlation_id.to_string(),
     };
     match state.games.insert_new(&game).await? {
         Inserted::New => {

@@ -1,0 +1,160 @@
+//! One game's path in the logs: every JSON line about the game, on the gateway,
+//! the processing worker and the gateway's reconciliation consumer, carries the
+//! correlation id the phone sent, so one grep finds them all.
+//!
+//! A test binary of its own because it installs the process-wide log subscriber
+//! (the production JSON format, written to a buffer) and reads it back; in the
+//! `api` binary every other test would write into it.
+
+// Only part of the shared helpers is used here.
+#[allow(dead_code)]
+#[path = "api/helpers.rs"]
+mod helpers;
+#[allow(dead_code)]
+#[path = "api/upload_helpers.rs"]
+mod upload_helpers;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mongodb::bson::{Document, doc};
+use processing_service::analytics::AnalysisConfig;
+use processing_service::worker::{Worker, WorkerSettings};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use helpers::spawn_app;
+use upload_helpers::{SAMPLE, accepted_game_id, post_game, user};
+
+/// Where the subscriber writes: every line, kept.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("lock").extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn lines(&self) -> Vec<String> {
+        let bytes = self.0.lock().expect("lock").clone();
+        String::from_utf8_lossy(&bytes)
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// The lines logged inside a span called `span` with the message `message`.
+fn logged_in_span<'a>(lines: &'a [Value], span: &str, message: &str) -> Vec<&'a Value> {
+    lines
+        .iter()
+        .filter(|line| line["message"] == message)
+        .filter(|line| {
+            line["spans"]
+                .as_array()
+                .is_some_and(|spans| spans.iter().any(|s| s["name"] == span))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn every_log_line_of_a_game_carries_the_correlation_id_of_its_upload() {
+    let captured = Captured::default();
+    let sink = captured.clone();
+    assert!(
+        shared_events::telemetry::init_json(move || sink.clone()),
+        "this binary installs the only subscriber"
+    );
+
+    let app = spawn_app().await;
+    let worker = Worker::build(WorkerSettings {
+        bus: app.bus.settings().clone(),
+        store: app.store.clone(),
+        concurrency: 1,
+        prefetch: 2,
+        ops: shared_ops::OpsSettings::for_tests(),
+        max_recording_bytes: 16 << 20,
+        analysis: AnalysisConfig::default(),
+    })
+    .await
+    .expect("the worker starts on the gateway's stack");
+    let stop = CancellationToken::new();
+    let worker = tokio::spawn(worker.run_until_stopped(stop.clone()));
+
+    let (access, _) = user(&app).await;
+    let correlation_id = Uuid::now_v7().to_string();
+    let game_id = accepted_game_id(
+        post_game(
+            &app,
+            &access,
+            Some("logged"),
+            SAMPLE,
+            &[("X-Correlation-Id", &correlation_id)],
+        )
+        .await,
+    )
+    .await;
+    // Waits on the store, not on `GET /games`: those reads are requests of their
+    // own, with ids of their own. The gateway's reconciliation consumer has
+    // applied the event once the change is in the patient's feed.
+    let feed = app.db.collection::<Document>("change_feed");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while feed
+        .find_one(doc! { "game_id": &game_id })
+        .await
+        .expect("read")
+        .is_none()
+    {
+        assert!(tokio::time::Instant::now() < deadline, "never reconciled");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let result = app
+        .db
+        .collection::<Document>("results")
+        .find_one(doc! { "_id": &game_id })
+        .await
+        .expect("read");
+    assert!(result.is_some(), "the game was analysed");
+    stop.cancel();
+    worker.await.expect("join").expect("the worker stops");
+
+    let lines: Vec<Value> = captured
+        .lines()
+        .iter()
+        .map(|line| serde_json::from_str(line).expect("every line is one JSON object"))
+        .collect();
+    let about_the_game: Vec<&Value> = lines
+        .iter()
+        .filter(|line| line.to_string().contains(&game_id))
+        .collect();
+    assert!(about_the_game.len() >= 3, "{about_the_game:#?}");
+    for line in &about_the_game {
+        assert!(
+            line.to_string().contains(&correlation_id),
+            "a line about the game without its correlation id: {line}"
+        );
+    }
+    // Each part of the path is there, inside its own span.
+    for (span, message) in [
+        ("request", "Published the game's ProcessingEvent"),
+        ("consume", "Game analysed and reconciliation published."),
+        ("consume", "Reconciliation applied."),
+    ] {
+        let found = logged_in_span(&lines, span, message);
+        assert_eq!(found.len(), 1, "{span}: {message}");
+        let carrier = found[0]["spans"]
+            .as_array()
+            .and_then(|spans| spans.iter().find(|s| s["name"] == span))
+            .expect("the span");
+        assert_eq!(carrier["correlation_id"], correlation_id.as_str(), "{span}");
+    }
+}
