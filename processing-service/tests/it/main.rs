@@ -1,5 +1,6 @@
 //! The processing service's one integration-test binary.
 //!
+//! - `analytics_props`: property tests of the analytics on arbitrary input (no panic).
 //! - `cli`: the built `processing-service` binary on the committed sample recording
 //!   and on bad files.
 //! - `reference`: the same analyses against the NumPy/SciPy reference under
@@ -7,6 +8,7 @@
 //! - `worker`: the queue worker on real RabbitMQ and MongoDB: analyse, save, reconcile.
 //! - `worker_process`: the worker binary killed (SIGKILL) or stopped (SIGTERM) mid-game.
 
+mod analytics_props;
 mod cli;
 mod helpers;
 mod reference;
