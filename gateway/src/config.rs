@@ -17,6 +17,9 @@
 //! | `M2M_LOGIN_FAILURE_WINDOW_SECS` | `900` | the failure-counting window |
 //! | `M2M_MAX_BODY_BYTES` | `16777216` | largest `POST /game` body, on the wire and after gunzip |
 //! | `M2M_OUTBOX_INTERVAL_MS` | `2000` | how often the outbox looks for stored games left unpublished |
+//! | `M2M_HEADER_READ_TIMEOUT_SECS` | `30` | time to send a request's headers; idle connections close after it |
+//! | `M2M_BODY_READ_TIMEOUT_SECS` | `60` | time to send a request's body once its headers are in (else `408`) |
+//! | `M2M_MAX_CONNECTIONS` | `4096` | open connections at most; more are closed at once |
 //!
 //! Store settings (`M2M_MONGODB_URL`, `M2M_MONGODB_DB`, `M2M_REDIS_URL`,
 //! `M2M_REDIS_PREFIX`) are read by [`shared_store::StoreSettings`], bus settings
@@ -29,6 +32,8 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use shared_events::BusSettings;
 use shared_store::{StoreError, StoreSettings};
+
+use crate::server::ServerSettings;
 
 /// Used only in development so `cargo run` works out of the box; production refuses it.
 pub const DEVELOPMENT_JWT_SECRET: &str = "m2m-development-only-jwt-secret-do-not-deploy";
@@ -51,6 +56,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub login_limit: LoginLimitSettings,
     pub upload: UploadSettings,
+    /// Bounds on connections and on reading requests (see `crate::server`).
+    pub server: ServerSettings,
     pub store: StoreSettings,
     pub bus: BusSettings,
 }
@@ -157,6 +164,13 @@ impl Settings {
                     Some(2_000),
                 )?),
             },
+            // 30 s is hyper's own default for headers; a gzipped game of a few
+            // hundred kilobytes needs far less than 60 s even on a poor mobile link.
+            server: ServerSettings {
+                header_read_timeout: secs(parse(&var, "M2M_HEADER_READ_TIMEOUT_SECS", Some(30))?),
+                body_read_timeout: secs(parse(&var, "M2M_BODY_READ_TIMEOUT_SECS", Some(60))?),
+                max_connections: parse(&var, "M2M_MAX_CONNECTIONS", Some(4096))?,
+            },
             store: StoreSettings::from_lookup(&lookup)?,
             bus: BusSettings::from_lookup(&lookup)?,
         };
@@ -188,6 +202,16 @@ impl Settings {
         if self.upload.max_body_bytes == 0 || self.upload.outbox_interval.is_zero() {
             return Err(invalid(
                 "M2M_MAX_BODY_BYTES / M2M_OUTBOX_INTERVAL_MS",
+                "must be positive".into(),
+            ));
+        }
+        let server = &self.server;
+        if server.header_read_timeout.is_zero()
+            || server.body_read_timeout.is_zero()
+            || server.max_connections == 0
+        {
+            return Err(invalid(
+                "M2M_HEADER_READ_TIMEOUT_SECS / M2M_BODY_READ_TIMEOUT_SECS / M2M_MAX_CONNECTIONS",
                 "must be positive".into(),
             ));
         }

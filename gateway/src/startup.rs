@@ -1,7 +1,6 @@
 //! [`Application`]: builds the whole gateway and runs it until told to stop.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -9,6 +8,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
+use crate::server::{self, ServerSettings};
 use crate::state::AppState;
 use crate::{outbox, routes};
 
@@ -21,6 +21,7 @@ pub struct Application {
     listener: TcpListener,
     port: u16,
     router: axum::Router,
+    server: ServerSettings,
     /// Kept for the background tasks (the outbox) that run beside the server.
     state: AppState,
 }
@@ -41,6 +42,7 @@ impl Application {
             listener,
             port,
             router: routes::router(state.clone()),
+            server: settings.server,
             state,
         })
     }
@@ -84,13 +86,8 @@ impl Application {
         stop: CancellationToken,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        // Connect info gives handlers the peer address (login rate limiting).
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let serve = axum::serve(self.listener, service)
-            .with_graceful_shutdown(stop.clone().cancelled_owned());
-        let mut server = tokio::spawn(async move { serve.await });
+        let serve = server::serve(self.listener, self.router, self.server, stop.clone());
+        let mut server = tokio::spawn(serve);
 
         tokio::select! {
             finished = &mut server => {
