@@ -18,6 +18,7 @@ mod rate_limit;
 mod raw_http;
 mod reads;
 mod refresh;
+mod security;
 mod startup;
 mod upload;
 mod upload_helpers;
