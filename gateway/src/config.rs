@@ -17,7 +17,7 @@
 //! | `M2M_LOGIN_FAILURE_WINDOW_SECS` | `900` | the failure-counting window |
 //! | `M2M_MAX_BODY_BYTES` | `16777216` | largest `POST /game` body, on the wire and after gunzip |
 //! | `M2M_OUTBOX_INTERVAL_MS` | `2000` | how often the outbox looks for stored games left unpublished |
-//! | `M2M_HEADER_READ_TIMEOUT_SECS` | `30` | time to send a request's headers; idle connections close after it |
+//! | `M2M_HEADER_READ_TIMEOUT_SECS` | `75` | time to send a request's headers; idle connections close after it |
 //! | `M2M_BODY_READ_TIMEOUT_SECS` | `60` | time to send a request's body once its headers are in (else `408`) |
 //! | `M2M_MAX_CONNECTIONS` | `4096` | open connections at most; more are closed at once |
 //!
@@ -164,10 +164,14 @@ impl Settings {
                     Some(2_000),
                 )?),
             },
-            // 30 s is hyper's own default for headers; a gzipped game of a few
-            // hundred kilobytes needs far less than 60 s even on a poor mobile link.
+            // The header timeout also closes idle keep-alive connections, so it
+            // outlasts the idle timeout of the load balancer in front (60 s on
+            // common ones): the balancer, not the gateway, closes an idle pooled
+            // connection, and never sends on one the gateway is closing. A gzipped
+            // game of a few hundred kilobytes needs far less than 60 s even on a
+            // poor mobile link.
             server: ServerSettings {
-                header_read_timeout: secs(parse(&var, "M2M_HEADER_READ_TIMEOUT_SECS", Some(30))?),
+                header_read_timeout: secs(parse(&var, "M2M_HEADER_READ_TIMEOUT_SECS", Some(75))?),
                 body_read_timeout: secs(parse(&var, "M2M_BODY_READ_TIMEOUT_SECS", Some(60))?),
                 max_connections: parse(&var, "M2M_MAX_CONNECTIONS", Some(4096))?,
             },
@@ -315,6 +319,20 @@ mod tests {
         let secret = "s3cr3t-".repeat(8);
         let settings = settings_with(&[("M2M_JWT_SECRET", &secret)]).expect("valid");
         assert!(!format!("{settings:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn server_bounds_default_and_must_be_positive() {
+        let settings = settings_with(&[]).expect("defaults are valid");
+        assert_eq!(settings.server.max_connections, 4096);
+        assert!(settings.server.header_read_timeout > Duration::from_secs(60));
+        for name in [
+            "M2M_HEADER_READ_TIMEOUT_SECS",
+            "M2M_BODY_READ_TIMEOUT_SECS",
+            "M2M_MAX_CONNECTIONS",
+        ] {
+            assert!(settings_with(&[(name, "0")]).is_err(), "{name}=0 accepted");
+        }
     }
 
     #[test]
