@@ -23,6 +23,9 @@
 //! | `M2M_SHUTDOWN_DEADLINE_MS` | `25000` | after SIGTERM, how long in-flight requests may take before they are dropped |
 //! | `M2M_READY_TIMEOUT_MS` | `2000` | bound on each `/readyz` check (broker, MongoDB, Redis) |
 //! | `M2M_QUEUE_POLL_MS` | `5000` | how often queue depths are read into `/metrics`; `0` turns it off |
+//! | `M2M_HEADER_READ_TIMEOUT_SECS` | `75` | time to send a request's headers; idle connections close after it |
+//! | `M2M_BODY_READ_TIMEOUT_SECS` | `60` | time to send a request's body once its headers are in (else `408`) |
+//! | `M2M_MAX_CONNECTIONS` | `4096` | open connections at most; more are closed at once |
 //!
 //! Store settings (`M2M_MONGODB_URL`, `M2M_MONGODB_DB`, `M2M_REDIS_URL`,
 //! `M2M_REDIS_PREFIX`) are read by [`shared_store::StoreSettings`], bus settings
@@ -35,6 +38,8 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use shared_events::BusSettings;
 use shared_store::{StoreError, StoreSettings};
+
+use crate::server::ServerSettings;
 
 /// Used only in development so `cargo run` works out of the box; production refuses it.
 pub const DEVELOPMENT_JWT_SECRET: &str = "m2m-development-only-jwt-secret-do-not-deploy";
@@ -58,6 +63,8 @@ pub struct Settings {
     pub login_limit: LoginLimitSettings,
     pub upload: UploadSettings,
     pub notifications: NotificationSettings,
+    /// Bounds on connections and on reading requests (see `crate::server`).
+    pub server: ServerSettings,
     pub store: StoreSettings,
     pub bus: BusSettings,
     /// How long a stop waits for in-flight requests and background tasks.
@@ -191,6 +198,17 @@ impl Settings {
                 )?),
                 reconciliation_concurrency: parse(&var, "M2M_RECONCILIATION_CONCURRENCY", Some(8))?,
             },
+            // The header timeout also closes idle keep-alive connections, so it
+            // outlasts the idle timeout of the load balancer in front (60 s on
+            // common ones): the balancer, not the gateway, closes an idle pooled
+            // connection, and never sends on one the gateway is closing. A gzipped
+            // game of a few hundred kilobytes needs far less than 60 s even on a
+            // poor mobile link.
+            server: ServerSettings {
+                header_read_timeout: secs(parse(&var, "M2M_HEADER_READ_TIMEOUT_SECS", Some(75))?),
+                body_read_timeout: secs(parse(&var, "M2M_BODY_READ_TIMEOUT_SECS", Some(60))?),
+                max_connections: parse(&var, "M2M_MAX_CONNECTIONS", Some(4096))?,
+            },
             store: StoreSettings::from_lookup(&lookup)?,
             bus: BusSettings::from_lookup(&lookup)?,
             shutdown_deadline: shared_ops::settings::shutdown_deadline(&var)?,
@@ -242,6 +260,16 @@ impl Settings {
         {
             return Err(invalid(
                 "M2M_WS_PING_INTERVAL_MS / M2M_RECONCILIATION_CONCURRENCY",
+                "must be positive".into(),
+            ));
+        }
+        let server = &self.server;
+        if server.header_read_timeout.is_zero()
+            || server.body_read_timeout.is_zero()
+            || server.max_connections == 0
+        {
+            return Err(invalid(
+                "M2M_HEADER_READ_TIMEOUT_SECS / M2M_BODY_READ_TIMEOUT_SECS / M2M_MAX_CONNECTIONS",
                 "must be positive".into(),
             ));
         }
@@ -377,6 +405,20 @@ mod tests {
         let printed = format!("{settings:?}");
         assert!(!printed.contains("s3cr3t"), "{printed}");
         assert!(!printed.contains("pr3v10us"), "{printed}");
+    }
+
+    #[test]
+    fn server_bounds_default_and_must_be_positive() {
+        let settings = settings_with(&[]).expect("defaults are valid");
+        assert_eq!(settings.server.max_connections, 4096);
+        assert!(settings.server.header_read_timeout > Duration::from_secs(60));
+        for name in [
+            "M2M_HEADER_READ_TIMEOUT_SECS",
+            "M2M_BODY_READ_TIMEOUT_SECS",
+            "M2M_MAX_CONNECTIONS",
+        ] {
+            assert!(settings_with(&[(name, "0")]).is_err(), "{name}=0 accepted");
+        }
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! # Layout
 //! - [`config`]: typed settings from defaults and `M2M_*` variables, validated at start.
 //! - [`startup`]: [`startup::Application`] builds everything, binds, serves, drains.
+//! - [`server`]: the accept loop, with header and body read timeouts and a cap on
+//!   open connections.
 //! - [`state`]: [`state::AppState`], the stores and services handlers share.
 //! - [`routes`]: one module per resource, each with a `router()`.
 //! - [`auth`]: argon2id hashing, credentials, JWT access tokens, rotating refresh tokens,
@@ -39,6 +41,7 @@ pub mod outbox;
 pub mod rate_limit;
 pub mod routes;
 pub mod scores;
+pub mod server;
 pub mod startup;
 pub mod state;
 pub mod store;

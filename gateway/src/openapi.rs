@@ -11,7 +11,10 @@ use axum::response::Html;
 use axum::routing::get;
 use axum::{Json, Router};
 use utoipa::openapi::OpenApi as Description;
+use utoipa::openapi::content::ContentBuilder;
+use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{Ref, RefOr};
 use utoipa::{OpenApi, ToSchema};
 
 use crate::routes;
@@ -61,9 +64,80 @@ pub fn description() -> &'static Description {
             "bearer",
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
         );
+        document_shared_refusals(&mut description);
         description
     });
     &DESCRIPTION
+}
+
+/// Adds the refusals every operation of a kind shares, where its own documentation
+/// left them out: they come from shared code (the extractors of [`crate::extract`]
+/// and [`crate::auth::AuthUser`]) and the server ([`crate::server`]), not from the
+/// handler. A body can be refused with 400 (not JSON), 408 (too slow), 413, 415 and
+/// 422 (wrong shape), a query string with 400 (does not parse) and 422, a
+/// bearer-secured operation with 401.
+fn document_shared_refusals(description: &mut Description) {
+    for item in description.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            let mut refusals: Vec<(&str, &str)> = Vec::new();
+            if operation.request_body.is_some() {
+                refusals.extend([
+                    ("400", "The body is not JSON"),
+                    (
+                        "408",
+                        "The body did not arrive within the body read timeout",
+                    ),
+                    ("413", "The body is too large"),
+                    ("415", "Not Content-Type: application/json"),
+                    (
+                        "422",
+                        "The body does not have the documented shape, or breaks a rule",
+                    ),
+                ]);
+            }
+            let has_query = operation.parameters.iter().flatten().any(|parameter| {
+                matches!(
+                    parameter.parameter_in,
+                    utoipa::openapi::path::ParameterIn::Query
+                )
+            });
+            if has_query {
+                refusals.extend([
+                    ("400", "The query string does not parse"),
+                    ("422", "A query parameter breaks a rule"),
+                ]);
+            }
+            if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                refusals.push(("401", "No valid access token"));
+            }
+            for (status, text) in refusals {
+                operation
+                    .responses
+                    .responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| error_response(text));
+            }
+        }
+    }
+}
+
+fn error_response(text: &str) -> RefOr<Response> {
+    let content = ContentBuilder::new()
+        .schema(Some(Ref::from_schema_name("ErrorResponse")))
+        .build();
+    RefOr::T(
+        ResponseBuilder::new()
+            .description(text)
+            .content("application/json", content)
+            .build(),
+    )
 }
 
 pub fn router() -> Router<AppState> {

@@ -1,7 +1,6 @@
 //! [`Application`]: builds the whole gateway and runs it until told to stop.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -14,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Settings;
 use crate::events::ApplyReconciliation;
 use crate::notifications::listener;
+use crate::server::{self, ServerSettings};
 use crate::state::AppState;
 use crate::{outbox, routes};
 
@@ -23,6 +23,7 @@ pub struct Application {
     listener: TcpListener,
     port: u16,
     router: axum::Router,
+    server: ServerSettings,
     /// Kept for the background tasks (the outbox) that run beside the server.
     state: AppState,
     /// `M2M_SHUTDOWN_DEADLINE_MS`: how long a stop may take, all told.
@@ -45,6 +46,7 @@ impl Application {
             listener,
             port,
             router: routes::router(state.clone()),
+            server: settings.server,
             state,
             shutdown_deadline: settings.shutdown_deadline,
         })
@@ -106,13 +108,8 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> (anyhow::Result<()>, Instant) {
         let deadline_after = self.shutdown_deadline;
-        // Connect info gives handlers the peer address (login rate limiting).
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let serve = axum::serve(self.listener, service)
-            .with_graceful_shutdown(stop.clone().cancelled_owned());
-        let mut server = tokio::spawn(async move { serve.await });
+        let serve = server::serve(self.listener, self.router, self.server, stop.clone());
+        let mut server = tokio::spawn(serve);
 
         let outcome = |finished: Result<std::io::Result<()>, tokio::task::JoinError>| {
             finished

@@ -54,8 +54,11 @@ pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 struct Credentials {
+    /// 3-64 of `a-z 0-9 . _ -`; upper case is lowered, surrounding spaces trimmed.
+    #[schema(min_length = 3, max_length = 64, pattern = "^[A-Za-z0-9._-]+$")]
     username: String,
-    #[schema(value_type = String, format = Password)]
+    /// At least 8 characters and at most 1024 bytes (UTF-8) to register.
+    #[schema(value_type = String, format = Password, min_length = 8, max_length = 1024)]
     password: SecretString,
 }
 

@@ -37,8 +37,9 @@ pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
 #[into_params(parameter_in = Query)]
 struct ListQuery {
     /// 1-100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page (opaque; any other value is `422`).
     cursor: Option<String>,
 }
 

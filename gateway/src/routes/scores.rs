@@ -39,9 +39,13 @@ pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 struct LeaderboardQuery {
-    /// The exercise (required).
+    /// The exercise: 1-64 of `a-z 0-9 _ -`, starting with a letter (not
+    /// `updated_time`).
+    // An `Option` only so that a missing one is a 422 naming the field, not a 400.
+    #[param(required = true, pattern = "^[a-z][a-z0-9_-]{0,63}$")]
     exercise: Option<String>,
     /// 1-100, default 10.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
 }
 

@@ -132,6 +132,13 @@ impl TestApp {
 /// secret (returned too, so tests can forge tokens), then `overrides`.
 pub fn test_settings(overrides: &[(&str, &str)]) -> (Settings, String) {
     LazyLock::force(&TRACING);
+    let (vars, jwt_secret) = test_vars(overrides);
+    let settings = Settings::from_lookup(|name| vars.get(name).cloned()).expect("valid settings");
+    (settings, jwt_secret)
+}
+
+/// The `M2M_*` variables of [`test_settings`], for a gateway run as a process.
+pub fn test_vars(overrides: &[(&str, &str)]) -> (HashMap<String, String>, String) {
     let id = Uuid::new_v4().simple().to_string();
     let jwt_secret = format!("test-secret-{id}-{id}");
     let mut vars: HashMap<String, String> = HashMap::from([
@@ -152,8 +159,7 @@ pub fn test_settings(overrides: &[(&str, &str)]) -> (Settings, String) {
     for (name, value) in overrides {
         vars.insert((*name).into(), (*value).into());
     }
-    let settings = Settings::from_lookup(|name| vars.get(name).cloned()).expect("valid settings");
-    (settings, jwt_secret)
+    (vars, jwt_secret)
 }
 
 /// Drops the test's database and Redis keys. Runs on its own thread and runtime because

@@ -1,6 +1,8 @@
 //! B1-B5 and B8: angular velocity, joint-space speed, ROM, partial TAM, repetitions,
 //! and peak/mean angular velocity.
 
+use super::AnalyticsError;
+
 /// B1: `numpy.gradient(x, h)` with `h = 1/fs`.
 ///
 /// Central differences inside, one-sided first differences at both ends. Below two
@@ -20,12 +22,17 @@ pub fn gradient(x: &[f64], fs: f64) -> Vec<f64> {
 
 /// B2: the joint-space speed `s_i = sqrt(Σ_j ω_ij²)` of a finger's joints.
 ///
-/// All columns must have the same length (the recording validates that).
-pub fn joint_space_speed(velocities: &[&[f64]]) -> Vec<f64> {
+/// Errors when the columns differ in length (a validated recording never does).
+pub fn joint_space_speed(velocities: &[&[f64]]) -> Result<Vec<f64>, AnalyticsError> {
     let n = velocities.first().map_or(0, |c| c.len());
-    (0..n)
+    if velocities.iter().any(|c| c.len() != n) {
+        return Err(AnalyticsError::InvalidArgument(
+            "the joint velocities of a finger differ in length".into(),
+        ));
+    }
+    Ok((0..n)
         .map(|i| velocities.iter().map(|c| c[i] * c[i]).sum::<f64>().sqrt())
-        .collect()
+        .collect())
 }
 
 /// The minimum and maximum of `x`, NaN-propagating like numpy (NaN for empty input).
@@ -131,7 +138,7 @@ mod tests {
     fn joint_space_speed_is_the_euclidean_norm_across_joints() {
         let a = [3.0, 0.0];
         let b = [4.0, -2.0];
-        assert_eq!(joint_space_speed(&[&a, &b]), vec![5.0, 2.0]);
+        assert_eq!(joint_space_speed(&[&a, &b]), Ok(vec![5.0, 2.0]));
     }
 
     #[test]

@@ -98,7 +98,8 @@ pub struct Report {
 }
 
 /// Analyses a validated recording. Fails only on an invalid configuration (a
-/// low-pass cut-off at or above Nyquist).
+/// low-pass cut-off at or above Nyquist); a validated recording's channels are
+/// equally long, so the joint-space speed cannot fail here.
 pub fn analyze(recording: &Recording, config: &AnalysisConfig) -> Result<Report, AnalyticsError> {
     let fs = recording.sample_rate_hz();
 
@@ -140,7 +141,7 @@ pub fn analyze(recording: &Recording, config: &AnalysisConfig) -> Result<Report,
         let velocities: Vec<&[f64]> = mine.iter().map(|(_, _, v)| v.as_slice()).collect();
         fingers.insert(
             finger.name().to_owned(),
-            finger_report(&angles, &velocities, fs),
+            finger_report(&angles, &velocities, fs)?,
         );
     }
 
@@ -162,8 +163,12 @@ pub fn analyze(recording: &Recording, config: &AnalysisConfig) -> Result<Report,
 }
 
 /// One finger: B4 TAM, B2 speed, B6 segments, and per segment A1, A2 [S21], B7.
-fn finger_report(angles: &[&[f64]], velocities: &[&[f64]], fs: f64) -> FingerReport {
-    let speed = joint_space_speed(velocities);
+fn finger_report(
+    angles: &[&[f64]],
+    velocities: &[&[f64]],
+    fs: f64,
+) -> Result<FingerReport, AnalyticsError> {
+    let speed = joint_space_speed(velocities)?;
     let peak = speed.iter().copied().fold(f64::NEG_INFINITY, |m, v| {
         if v.is_nan() || m.is_nan() {
             f64::NAN
@@ -196,14 +201,14 @@ fn finger_report(angles: &[&[f64]], velocities: &[&[f64]], fs: f64) -> FingerRep
             sum / count
         }
     };
-    FingerReport {
+    Ok(FingerReport {
         tam_partial_deg: total_active_motion(angles),
         peak_joint_space_speed_dps: if speed.is_empty() { f64::NAN } else { peak },
         n_segments: segments.len(),
         sparc_mean: mean(sparc_sum),
         ldlj_mean: mean(ldlj_sum),
         movement_units_mean: mean(units_sum),
-    }
+    })
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! The processing service's one integration-test binary.
 //!
+//! - `analytics_props`: property tests of the analytics on arbitrary input (no panic).
 //! - `cli`: the built `processing-service` binary on the committed sample recording
 //!   and on bad files.
 //! - `reference`: the same analyses against the NumPy/SciPy reference under
@@ -8,6 +9,7 @@
 //! - `worker_ops`: the worker's `/readyz` and `/metrics` after real traffic.
 //! - `worker_process`: the worker binary killed (SIGKILL) or stopped (SIGTERM) mid-game.
 
+mod analytics_props;
 mod cli;
 mod helpers;
 mod reference;

@@ -2,9 +2,11 @@
 //!
 //! Each test declares its own topology under a random prefix, so tests run in
 //! parallel on one broker without seeing each other's messages. The one test
-//! that closes connections does it in a vhost of its own.
+//! that closes connections does it in a vhost of its own. `decode_props` needs no
+//! broker: property tests of the decoders on arbitrary input.
 
 mod bus;
+mod decode_props;
 mod helpers;
 mod observe;
 mod stream;

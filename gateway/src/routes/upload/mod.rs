@@ -1,8 +1,8 @@
 //! `POST /game`: accept a game and its glove recording, store it, publish its
 //! ProcessingEvent with a broker confirm, answer `202`.
 //!
-//! Request: `Authorization: Bearer`, `Idempotency-Key` (1-255 visible ASCII characters,
-//! required), `Content-Type: application/json`, optionally `Content-Encoding: gzip`;
+//! Request: `Authorization: Bearer`, `Idempotency-Key` (1-255 printable ASCII
+//! characters, required), `Content-Type: application/json`, optionally `Content-Encoding: gzip`;
 //! body `{exercise, score, started_at, ended_at, sensors}` of at most
 //! `M2M_MAX_BODY_BYTES` (on the wire and once gunzipped). Rules: `exercise` as in
 //! [`crate::scores::is_valid_exercise`], `score` a non-negative integer, RFC 3339
@@ -54,7 +54,7 @@ pub fn router(max_body_bytes: usize) -> Router<AppState> {
 /// The part of the OpenAPI description this module serves.
 pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
     #[derive(utoipa::OpenApi)]
-    #[openapi(paths(upload_game))]
+    #[openapi(paths(upload_game), components(schemas(schema::ContentEncoding)))]
     struct Doc;
     <Doc as utoipa::OpenApi>::openapi()
 }
@@ -74,11 +74,7 @@ struct Accepted {
     tag = "games",
     request_body(content = schema::UploadBody, content_type = "application/json",
         description = "At most M2M_MAX_BODY_BYTES (16 MiB by default), also once gunzipped"),
-    params(
-        ("Idempotency-Key" = String, Header,
-            description = "1-255 characters chosen by the client; a retry reuses it"),
-        ("Content-Encoding" = Option<String>, Header, description = "`gzip`, or absent"),
-    ),
+    params(schema::UploadHeaders),
     responses(
         (status = 202, description = "Stored and queued (also for a retry of the same upload)",
             body = Accepted),
@@ -247,13 +243,18 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<String> {
     let value = headers
         .get(IDEMPOTENCY_KEY)
         .ok_or_else(|| bad("the Idempotency-Key header is required"))?;
-    let key = value
-        .to_str()
-        .map_err(|_| bad("the Idempotency-Key is visible ASCII"))?;
+    // Printable ASCII, spaces only inside (HTTP trims them at the edges): exactly the
+    // pattern the OpenAPI description states, so clients and server agree on every key.
+    let key = value.as_bytes();
     if !(1..=255).contains(&key.len()) {
         return Err(bad("the Idempotency-Key is 1-255 characters"));
     }
-    Ok(key.to_owned())
+    let printable = key.iter().all(|b| *b == b' ' || b.is_ascii_graphic());
+    let trimmed = key.first() != Some(&b' ') && key.last() != Some(&b' ');
+    if !(printable && trimmed) {
+        return Err(bad("the Idempotency-Key is printable ASCII"));
+    }
+    Ok(String::from_utf8_lossy(key).into_owned())
 }
 
 fn content_encoding_is_gzip(headers: &HeaderMap) -> ApiResult<bool> {

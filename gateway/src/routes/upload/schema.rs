@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 /// A finished game and its glove recording. Unknown fields are refused.
 #[derive(Debug, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UploadBody {
     /// 1-64 of `a-z 0-9 _ -`, starting with a letter (not `updated_time`).
     #[schema(example = "piano", pattern = "^[a-z][a-z0-9_-]{0,63}$")]
@@ -26,8 +27,9 @@ pub struct UploadBody {
 }
 
 /// The glove's channels. Every channel has the same length and only finite numbers;
-/// the recording lasts at most 30 minutes.
+/// the recording lasts at most 30 minutes. Unknown fields are refused.
 #[derive(Debug, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Sensors {
     #[schema(minimum = 20, maximum = 1000, example = 100)]
     sample_rate_hz: f64,
@@ -44,8 +46,37 @@ pub struct Sensors {
 }
 
 #[derive(Debug, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Triaxial {
     x: Vec<f64>,
     y: Vec<f64>,
     z: Vec<f64>,
+}
+
+/// The request headers of `POST /game` besides `Authorization` and `Content-Type`.
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct UploadHeaders {
+    /// 1-255 printable ASCII characters (spaces only inside) chosen by the client; a
+    /// retry reuses it.
+    #[param(
+        rename = "Idempotency-Key",
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[!-~]([ -~]*[!-~])?$"
+    )]
+    idempotency_key: String,
+    /// `gzip` or `identity` (case-insensitive); absent means `identity`.
+    // Not an `Option`: utoipa would describe an optional header as nullable, and a
+    // header cannot be null.
+    #[param(rename = "Content-Encoding", required = false)]
+    content_encoding: ContentEncoding,
+}
+
+/// The `Content-Encoding` of the body (case-insensitive); absent means `identity`.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum ContentEncoding {
+    Gzip,
+    Identity,
 }
