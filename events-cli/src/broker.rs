@@ -8,11 +8,11 @@
 //! (by then known to exist) topology idempotently.
 
 use anyhow::{Context as _, bail};
-use shared_events::lapin::options::QueueDeclareOptions;
-use shared_events::lapin::types::FieldTable;
-use shared_events::lapin::{Connection, ErrorKind};
+use shared_events::lapin::Connection;
 use shared_events::settings::redact_url;
 use shared_events::{Bus, BusSettings};
+
+pub use shared_events::inspect::{QueueStat, is_not_found};
 
 /// The bus the environment describes (`M2M_AMQP_URL`, `M2M_BUS_PREFIX`, ...).
 pub fn bus_from_env() -> anyhow::Result<Bus> {
@@ -32,42 +32,11 @@ pub async fn connect(bus: &Bus, purpose: &str) -> anyhow::Result<Connection> {
         })
 }
 
-/// What a passive declare tells about a queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct QueueStat {
-    /// Messages ready for delivery (not those delivered and unacked).
-    pub ready: u32,
-    pub consumers: u32,
-}
-
-/// The queue's depth and consumers, or `None` if it does not exist. Each check
-/// has its own channel: a passive declare of a missing queue closes its channel.
+/// The queue's depth and consumers, or `None` if it does not exist.
 pub async fn queue_stat(connection: &Connection, queue: &str) -> anyhow::Result<Option<QueueStat>> {
-    let channel = connection
-        .create_channel()
+    shared_events::inspect::queue_stat(connection, queue)
         .await
-        .context("Failed to open a channel")?;
-    let declared = channel
-        .queue_declare(
-            queue.into(),
-            QueueDeclareOptions {
-                passive: true,
-                ..QueueDeclareOptions::default()
-            },
-            FieldTable::default(),
-        )
-        .await;
-    match declared {
-        Ok(queue) => {
-            let _ = channel.close(200, "checked".into()).await;
-            Ok(Some(QueueStat {
-                ready: queue.message_count(),
-                consumers: queue.consumer_count(),
-            }))
-        }
-        Err(error) if is_not_found(&error) => Ok(None),
-        Err(error) => Err(error).with_context(|| format!("Failed to look up queue `{queue}`")),
-    }
+        .with_context(|| format!("Failed to look up queue `{queue}`"))
 }
 
 /// Fails with a clear message if `queue` does not exist.
@@ -80,11 +49,6 @@ pub async fn require_queue(bus: &Bus, connection: &Connection, queue: &str) -> a
         );
     }
     Ok(())
-}
-
-/// A 404 from the broker: the queue or exchange does not exist.
-pub fn is_not_found(error: &shared_events::lapin::Error) -> bool {
-    matches!(error.kind(), ErrorKind::ProtocolError(e) if e.get_id() == 404)
 }
 
 /// Closes a connection we are done with; a failure to close changes nothing.

@@ -17,21 +17,21 @@
 //! - [`cli`]: the command line (clap), with its values parsed and checked.
 //! - [`commands`]: one module per subcommand (`dlq` has one per verb).
 //! - [`broker`]: connecting with clear errors; passive checks that never create queues.
-//! - [`pipeline`]: publishing many messages with pipelined, checked confirms.
 //! - [`stream_end`]: finding the end of the history stream without waiting forever;
 //!   [`read_ahead`]: reading it in a task of its own, overlapped with publishing.
 //! - [`position`], [`range`], [`rate`]: where to read from and to, and how fast.
 //! - [`filter`], [`record`]: selecting events, from a light read of their body.
 //! - [`render`], [`out`], [`progress`]: what is printed, and how.
-//! - [`headers`]: reading and rewriting AMQP headers.
+//!
+//! Publishing many messages with pipelined confirms, browsing and redriving dead
+//! letters, and reading header values are shared with the gateway's dashboard:
+//! they live in [`shared_events`] (`pipeline`, `dead_letters`, `header_values`).
 
 pub mod broker;
 pub mod cli;
 pub mod commands;
 pub mod filter;
-pub mod headers;
 pub mod out;
-pub mod pipeline;
 pub mod position;
 pub mod progress;
 pub mod range;
@@ -40,6 +40,9 @@ pub mod read_ahead;
 pub mod record;
 pub mod render;
 pub mod stream_end;
+
+/// Header reading, as the commands and the tests use it.
+pub use shared_events::header_values as headers;
 
 use cli::Cli;
 

@@ -19,14 +19,22 @@
 //! - [`stream`]: reading the history stream from an offset or a time.
 //! - [`observe`]: [`BusObserver`], how a process learns what the plumbing does
 //!   (published, handled, retried, dead-lettered, reconnected) to export metrics.
+//! - [`pipeline`]: many publishes in flight with every confirm checked (bulk work).
+//! - [`dead_letters`]: browsing the dead-letter queue and redriving from it.
+//! - [`inspect`]: queue depths and consumers by passive declare.
+//! - [`header_values`]: reading and rewriting AMQP header values.
 //! - [`telemetry`], [`shutdown`]: the logging setup and the stop signal every
 //!   process uses.
 
 pub mod connection;
 pub mod consumer;
+pub mod dead_letters;
 pub mod envelope;
 pub mod events;
+pub mod header_values;
+pub mod inspect;
 pub mod observe;
+pub mod pipeline;
 pub mod publisher;
 pub mod recording;
 pub mod settings;

@@ -5,7 +5,7 @@
 //! never replayed itself). Each carries the `x-m2m-replay` header (the replay's
 //! id) and is otherwise byte-for-byte the original: same envelope id, so
 //! idempotent consumers recognise it. Publishes are pipelined with every confirm
-//! checked ([`crate::pipeline`]).
+//! checked ([`shared_events::pipeline`]).
 //!
 //! The range ends at `--to` or at the end of the stream when the replay started
 //! ([`crate::stream_end`]), so a replay of a busy stream finishes.
@@ -16,6 +16,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use shared_events::lapin::BasicProperties;
 use shared_events::lapin::types::{AMQPValue, LongString};
+use shared_events::pipeline::{ConfirmPipeline, DEFAULT_WINDOW};
 use shared_events::publisher::headers;
 use shared_events::{Bus, StreamReader, StreamRecord, WorkQueue};
 use time::OffsetDateTime;
@@ -24,7 +25,6 @@ use uuid::Uuid;
 
 use crate::cli::ReplayArgs;
 use crate::filter::Filter;
-use crate::pipeline::{ConfirmPipeline, DEFAULT_WINDOW};
 use crate::progress::Progress;
 use crate::range::Range;
 use crate::rate::Pacer;
@@ -94,7 +94,9 @@ pub async fn run(bus: &Bus, args: ReplayArgs) -> anyhow::Result<()> {
         }
     } else {
         Sink::Publish(Box::new(Republisher {
-            pipeline: ConfirmPipeline::open(bus, "replay publisher", DEFAULT_WINDOW).await?,
+            pipeline: ConfirmPipeline::open(bus, "events replay publisher", DEFAULT_WINDOW)
+                .await
+                .context("Failed to connect to the broker to republish (M2M_AMQP_URL)")?,
             replay_id: LongString::from(Uuid::now_v7().to_string()),
             pacer: Pacer::new(args.rate),
             queues: WorkQueue::ALL

@@ -3,12 +3,11 @@
 use anyhow::Context as _;
 use shared_events::Bus;
 
-use super::browse::Browse;
 use crate::cli::DlqListArgs;
 use crate::out;
 
 pub async fn run(bus: &Bus, args: DlqListArgs) -> anyhow::Result<()> {
-    let browse = Browse::take_all(bus).await?;
+    let browse = super::take_all(bus).await?;
     // Hand everything back before printing: a slow reader of our output must not
     // keep the dead letters hidden.
     let lines: Vec<String> = browse
@@ -23,7 +22,10 @@ pub async fn run(bus: &Bus, args: DlqListArgs) -> anyhow::Result<()> {
         })
         .collect();
     let queue = browse.queue.clone();
-    browse.hand_back().await?;
+    browse
+        .hand_back()
+        .await
+        .context("Failed to hand the dead letters back")?;
     for line in &lines {
         out::line(line).context("Failed to write to stdout")?;
     }

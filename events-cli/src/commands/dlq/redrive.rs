@@ -1,18 +1,14 @@
 //! `events dlq redrive`: put dead letters back where they died, once fixed.
 //!
-//! Each copy goes to its original queue (or `--to`) through the default exchange,
-//! with its death headers, retry count and TTL removed, so the workers treat it
-//! as a fresh message. A dead letter is removed only after its copy is
-//! confirmed; one whose copy fails stays in the dead-letter queue. The worst a
-//! crash can do is a duplicate, which idempotent handlers absorb.
+//! Each copy goes to its original queue (or `--to`) with its death headers,
+//! retry count and TTL removed; a dead letter is removed only after its copy is
+//! confirmed ([`shared_events::dead_letters::redrive`]).
 
 use anyhow::{Context as _, bail};
 use shared_events::Bus;
+use shared_events::dead_letters::{self, Browse, Outcome, Taken};
 
-use super::browse::{Browse, Taken};
-use super::dead_letter::revived;
 use crate::cli::DlqRedriveArgs;
-use crate::pipeline::{ConfirmPipeline, DEFAULT_WINDOW};
 use crate::{broker, out};
 
 pub async fn run(bus: &Bus, args: DlqRedriveArgs) -> anyhow::Result<()> {
@@ -20,12 +16,12 @@ pub async fn run(bus: &Bus, args: DlqRedriveArgs) -> anyhow::Result<()> {
         Some(queue) => Some(resolve_queue(bus, queue).await?),
         None => None,
     };
-    let browse = Browse::take_all(bus).await?;
+    let browse = super::take_all(bus).await?;
     let result = redrive(bus, &browse, &args, to.as_deref()).await;
     // Hand back whatever was not redriven, whatever happened.
     let handed = browse.hand_back().await;
     let report = result?;
-    handed?;
+    handed.context("Failed to hand the other dead letters back")?;
     for line in &report.lines {
         out::line(line).context("Failed to write to stdout")?;
     }
@@ -56,67 +52,40 @@ async fn redrive(
         .iter()
         .filter(|t| args.all || args.id.as_deref() == Some(t.dead.id.as_str()))
         .collect();
-    if chosen.is_empty() {
-        match &args.id {
-            Some(id) => bail!("No dead letter with id `{id}`"),
-            None => {
-                return Ok(Report {
-                    redriven: 0,
-                    failed: 0,
-                    lines: vec!["No dead letters to redrive.".into()],
-                });
-            }
-        }
-    }
     let mut report = Report {
         redriven: 0,
         failed: 0,
         lines: Vec::new(),
     };
-    let mut pipeline = ConfirmPipeline::<usize>::open(bus, "dlq redrive", DEFAULT_WINDOW).await?;
-    let mut settled = Vec::new();
-    for (index, taken) in chosen.iter().enumerate() {
-        let Some(queue) = to.or(taken.dead.queue.as_deref()) else {
-            report.failed += 1;
-            report.lines.push(format!(
-                "{}: no original queue recorded; give one with --to",
-                taken.dead.id
-            ));
-            continue;
-        };
-        let properties = revived(&taken.properties);
-        let done = pipeline
-            .publish("", queue, &taken.body, properties, index)
-            .await
-            .context("Failed to publish a redriven copy")?;
-        settled.extend(done);
-    }
-    while let Some(outcome) = pipeline
-        .next_settled()
-        .await
-        .context("Failed to confirm redriven copies")?
-    {
-        settled.push(outcome);
-    }
-    pipeline.close().await;
-    for (index, outcome) in settled {
-        let taken = chosen[index];
-        let queue = to.or(taken.dead.queue.as_deref()).unwrap_or_default();
-        match outcome {
-            Ok(()) => {
-                browse.ack(taken.delivery_tag).await?;
-                report.redriven += 1;
-                report
-                    .lines
-                    .push(format!("{}: redriven to `{queue}`", taken.dead.id));
-            }
-            Err(refused) => {
-                report.failed += 1;
-                report
-                    .lines
-                    .push(format!("{}: not redriven: {refused}", taken.dead.id));
+    if chosen.is_empty() {
+        match &args.id {
+            Some(id) => bail!("No dead letter with id `{id}`"),
+            None => {
+                report.lines.push("No dead letters to redrive.".into());
+                return Ok(report);
             }
         }
+    }
+    let outcomes = dead_letters::redrive(bus, browse, &chosen, to)
+        .await
+        .context("Failed to redrive")?;
+    for (taken, outcome) in chosen.iter().zip(outcomes) {
+        let id = &taken.dead.id;
+        let line = match outcome {
+            Outcome::Redriven { queue } => {
+                report.redriven += 1;
+                format!("{id}: redriven to `{queue}`")
+            }
+            Outcome::Homeless => {
+                report.failed += 1;
+                format!("{id}: no original queue recorded and no known type; give one with --to")
+            }
+            Outcome::Refused { queue, why } => {
+                report.failed += 1;
+                format!("{id}: not redriven to `{queue}`: {why}")
+            }
+        };
+        report.lines.push(line);
     }
     report.lines.push(format!(
         "Redrove {} dead letters; {} stay in `{}`.",

@@ -3,12 +3,11 @@
 use anyhow::{Context as _, bail};
 use shared_events::Bus;
 
-use super::browse::Browse;
 use crate::cli::DlqShowArgs;
 use crate::{out, render};
 
 pub async fn run(bus: &Bus, args: DlqShowArgs) -> anyhow::Result<()> {
-    let browse = Browse::take_all(bus).await?;
+    let browse = super::take_all(bus).await?;
     let mut text = Vec::new();
     for taken in browse.taken.iter().filter(|t| t.dead.id == args.id) {
         let mut headers: Vec<String> = taken
@@ -30,7 +29,10 @@ pub async fn run(bus: &Bus, args: DlqShowArgs) -> anyhow::Result<()> {
             render::pretty_body(&taken.body, args.full)
         ));
     }
-    browse.hand_back().await?;
+    browse
+        .hand_back()
+        .await
+        .context("Failed to hand the dead letters back")?;
     if text.is_empty() {
         bail!("No dead letter with id `{}`", args.id);
     }

@@ -1,6 +1,6 @@
 //! Publishing many messages with confirms pipelined: many in flight, every one checked.
 //!
-//! [`shared_events::Publisher`] waits for each confirm before returning, which is
+//! [`crate::Publisher`] waits for each confirm before returning, which is
 //! right for one event at a time and caps a bulk job at one round trip per
 //! message. Here up to `window` publishes are in flight on one confirm channel;
 //! the oldest is awaited only when the window is full, and each confirm is checked
@@ -17,7 +17,8 @@
 //! Order is kept: frames are queued in call order. Each publish in flight then
 //! holds a copy of its body, so the window is bounded in bytes too.
 //!
-//! This belongs in shared-events beside `Publisher`; it lives here until it moves.
+//! Used for bulk work: `events replay`, and redriving dead letters
+//! ([`crate::dead_letters`]) from the CLI and the gateway's dashboard.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -25,13 +26,11 @@ use std::pin::Pin;
 use std::task::Poll;
 use std::time::Duration;
 
-use anyhow::Context as _;
-use shared_events::Bus;
-use shared_events::lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
-use shared_events::lapin::{BasicProperties, Channel, Connection, PublisherConfirm};
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::{BasicProperties, Channel, Connection, PublisherConfirm};
 use tokio::time::Instant;
 
-use crate::broker;
+use crate::connection::{Bus, BusError, close_quietly};
 
 /// Why the broker did not take one message; the pipeline itself goes on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -48,7 +47,7 @@ pub enum Refused {
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
     #[error("publishing failed: {0}")]
-    Amqp(#[from] shared_events::lapin::Error),
+    Amqp(#[from] lapin::Error),
     #[error("the broker did not confirm a message within {0:?}")]
     ConfirmTimeout(Duration),
 }
@@ -65,8 +64,7 @@ struct InFlight<T> {
     stage: Stage,
 }
 
-type SendFuture =
-    Pin<Box<dyn Future<Output = shared_events::lapin::Result<PublisherConfirm>> + Send>>;
+type SendFuture = Pin<Box<dyn Future<Output = lapin::Result<PublisherConfirm>> + Send>>;
 
 /// A publish whose frames are queued but maybe not yet written, or written and
 /// awaiting the broker's confirm.
@@ -104,16 +102,18 @@ pub const DEFAULT_WINDOW: usize = 1_000;
 pub const MAX_BYTES_IN_FLIGHT: usize = 32 << 20;
 
 impl<T> ConfirmPipeline<T> {
-    pub async fn open(bus: &Bus, purpose: &str, window: usize) -> anyhow::Result<Self> {
-        let connection = broker::connect(bus, purpose).await?;
-        let channel = connection
-            .create_channel()
-            .await
-            .context("Failed to open a publishing channel")?;
-        channel
-            .confirm_select(ConfirmSelectOptions::default())
-            .await
-            .context("Failed to turn on publisher confirms")?;
+    /// Connects (the broker lists the connection as `name`) and opens a confirm
+    /// channel. No topology is declared: callers publish to queues and exchanges
+    /// that exist, and an unroutable message is reported per message.
+    pub async fn open(bus: &Bus, name: &str, window: usize) -> Result<Self, BusError> {
+        let connection = bus.connect(name).await?;
+        let channel = match open_confirm_channel(&connection).await {
+            Ok(channel) => channel,
+            Err(error) => {
+                close_quietly(&connection, "no confirm channel").await;
+                return Err(error.into());
+            }
+        };
         Ok(Self {
             connection,
             channel,
@@ -206,6 +206,14 @@ impl<T> ConfirmPipeline<T> {
     }
 
     pub async fn close(self) {
-        broker::close(self.connection).await;
+        close_quietly(&self.connection, "pipeline closed").await;
     }
+}
+
+async fn open_confirm_channel(connection: &Connection) -> lapin::Result<Channel> {
+    let channel = connection.create_channel().await?;
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await?;
+    Ok(channel)
 }

@@ -12,16 +12,16 @@
 //! that went through a retry queue also carries `x-death` entries (reason
 //! `expired`) from the retry delays, which are not why it died.
 
-use serde::Serialize;
-use shared_events::lapin::BasicProperties;
-use shared_events::lapin::types::{AMQPValue, FieldTable};
-use shared_events::publisher::headers as names;
-use shared_events::topology::DELIVERY_LIMIT;
+use lapin::BasicProperties;
+use lapin::types::AMQPValue;
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use uuid::Uuid;
 
-use crate::headers::{get, get_number, get_text, number, text};
-use crate::position::rfc3339;
-use crate::record::Peek;
+use crate::header_values::{get, get_number, get_text, number, text};
+use crate::publisher::headers as names;
+use crate::topology::{DELIVERY_LIMIT, Topology, WorkQueue};
 
 /// Who dead-lettered a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -35,7 +35,7 @@ pub enum Killer {
     Unknown,
 }
 
-/// One dead letter, as `dlq list` shows it.
+/// One dead letter, as `events dlq list` and the dashboard show it.
 #[derive(Debug, Clone, Serialize)]
 pub struct DeadLetter {
     /// The message id (the envelope id), or `-` if it has none.
@@ -46,7 +46,7 @@ pub struct DeadLetter {
     pub died_at: Option<String>,
     pub reason: String,
     pub by: Killer,
-    /// The queue it died in: where `redrive` puts it back.
+    /// The queue it died in: where a redrive puts it back.
     pub queue: Option<String>,
     /// Attempts at handling it, as far as the headers tell.
     pub tries: Option<i64>,
@@ -55,8 +55,9 @@ pub struct DeadLetter {
 }
 
 impl DeadLetter {
+    /// What the headers (and, where they are silent, the body) say about a dead letter.
     pub fn read(properties: &BasicProperties, body: &[u8]) -> Self {
-        let peek = Peek::of(body).ok();
+        let peek: Option<Peek> = serde_json::from_slice(body).ok();
         let id = properties
             .message_id()
             .as_ref()
@@ -94,6 +95,15 @@ impl DeadLetter {
         }
     }
 
+    /// Where a redrive sends it: the queue it died in, or, when no death header
+    /// names one, the work queue its event type is bound to.
+    pub fn home(&self, topology: &Topology) -> Option<String> {
+        self.queue.clone().or_else(|| {
+            let queue = WorkQueue::for_event_type(self.event_type.as_deref()?)?;
+            Some(topology.queue(queue))
+        })
+    }
+
     /// One readable line.
     pub fn line(&self) -> String {
         let or_dash = |value: &Option<String>| value.clone().unwrap_or_else(|| "-".into());
@@ -110,6 +120,25 @@ impl DeadLetter {
             reason = self.reason,
         )
     }
+}
+
+/// The envelope fields a listing needs, read without decoding the whole event
+/// (a `processing.requested` body carries a recording).
+#[derive(Deserialize)]
+struct Peek {
+    id: Uuid,
+    #[serde(rename = "type")]
+    event_type: String,
+    #[serde(default)]
+    data: PeekData,
+}
+
+#[derive(Default, Deserialize)]
+struct PeekData {
+    #[serde(default)]
+    user_id: Option<Uuid>,
+    #[serde(default)]
+    game_id: Option<Uuid>,
 }
 
 struct Death {
@@ -178,61 +207,15 @@ fn unix_time(seconds: i64) -> Option<OffsetDateTime> {
     OffsetDateTime::from_unix_timestamp(seconds).ok()
 }
 
-/// Headers a redriven message must not keep: its death, its retry count, and the
-/// broker's delivery count, so it starts over as a fresh message.
-pub const DEATH_HEADERS: [&str; 6] = [
-    "x-death",
-    "x-first-death-*",
-    "x-last-death-*",
-    "x-m2m-death-*",
-    names::RETRIES,
-    "x-delivery-count",
-];
-
-/// The properties of a redriven copy: death headers and any TTL removed, the
-/// rest (ids, type, timestamp, content type, persistence) kept. `user_id` is
-/// dropped too: the broker refuses a publish whose `user_id` is not the
-/// connection's user.
-pub fn revived(properties: &BasicProperties) -> BasicProperties {
-    let headers: FieldTable = crate::headers::without(properties, &DEATH_HEADERS);
-    let mut fresh = BasicProperties::default().with_headers(headers);
-    if let Some(v) = properties.content_type() {
-        fresh = fresh.with_content_type(v.clone());
-    }
-    if let Some(v) = properties.content_encoding() {
-        fresh = fresh.with_content_encoding(v.clone());
-    }
-    if let Some(v) = properties.delivery_mode() {
-        fresh = fresh.with_delivery_mode(*v);
-    }
-    if let Some(v) = properties.priority() {
-        fresh = fresh.with_priority(*v);
-    }
-    if let Some(v) = properties.correlation_id() {
-        fresh = fresh.with_correlation_id(v.clone());
-    }
-    if let Some(v) = properties.reply_to() {
-        fresh = fresh.with_reply_to(v.clone());
-    }
-    if let Some(v) = properties.message_id() {
-        fresh = fresh.with_message_id(v.clone());
-    }
-    if let Some(v) = properties.timestamp() {
-        fresh = fresh.with_timestamp(*v);
-    }
-    if let Some(v) = properties.kind() {
-        fresh = fresh.with_type(v.clone());
-    }
-    if let Some(v) = properties.app_id() {
-        fresh = fresh.with_app_id(v.clone());
-    }
-    fresh
+fn rfc3339(time: OffsetDateTime) -> String {
+    time.format(&Rfc3339)
+        .unwrap_or_else(|_| time.unix_timestamp().to_string())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared_events::lapin::types::{FieldArray, LongString};
+    use lapin::types::{FieldArray, FieldTable, LongString};
 
     fn long(value: &str) -> AMQPValue {
         AMQPValue::LongString(LongString::from(value))
@@ -304,25 +287,40 @@ mod tests {
     }
 
     #[test]
-    fn a_revived_copy_has_no_death_no_retries_and_no_ttl() {
+    fn without_headers_the_body_names_the_letter_and_its_type_names_its_home() {
+        use crate::events::{Job, TimerFiredV1};
+        use crate::{Envelope, Event};
+        let envelope = Envelope::new(Event::TimerFiredV1(TimerFiredV1 {
+            job: Job::Backup,
+            window: 3,
+        }));
+        let body = envelope.to_json().expect("encode");
+        let dead = DeadLetter::read(&BasicProperties::default(), &body);
+        assert_eq!(dead.by, Killer::Unknown);
+        assert_eq!(dead.id, envelope.id.to_string());
+        assert_eq!(dead.event_type.as_deref(), Some("timer.fired"));
+        assert_eq!(dead.queue, None);
+        assert_eq!(
+            dead.home(&Topology::new("blue")).as_deref(),
+            Some("blue.jobs")
+        );
+    }
+
+    #[test]
+    fn the_recorded_queue_is_home_whatever_the_type() {
         let properties = with(vec![
-            ("x-death", x_death("delivery_limit", "m2m.jobs")),
-            ("x-first-death-queue", long("m2m.jobs")),
             (names::DEATH_REASON, long("boom")),
-            (names::RETRIES, AMQPValue::LongUInt(2)),
-            (names::USER_ID, long("u-1")),
-        ])
-        .with_expiration("300".into());
-        let copy = revived(&properties);
-        let headers = copy.headers().clone().unwrap_or_default();
-        let names: Vec<_> = headers
-            .inner()
-            .keys()
-            .map(|k| k.as_str().to_owned())
-            .collect();
-        assert_eq!(names, [names::USER_ID]);
-        assert_eq!(copy.expiration(), &None);
-        assert_eq!(copy.message_id(), properties.message_id());
-        assert_eq!(copy.kind(), properties.kind());
+            (names::DEATH_QUEUE, long("blue.processing")),
+        ]);
+        let dead = DeadLetter::read(&properties, b"not json");
+        assert_eq!(
+            dead.home(&Topology::new("blue")).as_deref(),
+            Some("blue.processing")
+        );
+        let nameless = DeadLetter::read(&BasicProperties::default(), b"not json");
+        assert_eq!(
+            (nameless.id.as_str(), nameless.home(&Topology::new("blue"))),
+            ("-", None)
+        );
     }
 }

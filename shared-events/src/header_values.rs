@@ -1,7 +1,11 @@
-//! Reading and rewriting AMQP headers.
+//! Reading and rewriting AMQP header values, whichever types the sender chose.
+//!
+//! The broker and other clients pick different string and integer types for the
+//! same header (`x-death` counts are `long`, ours `long long`...), so readers ask
+//! for text or a number and get it from any of them.
 
-use shared_events::lapin::BasicProperties;
-use shared_events::lapin::types::{AMQPValue, FieldTable};
+use lapin::BasicProperties;
+use lapin::types::{AMQPValue, FieldTable};
 
 /// The header `name`, if present.
 pub fn get<'a>(properties: &'a BasicProperties, name: &str) -> Option<&'a AMQPValue> {
@@ -82,7 +86,7 @@ pub fn without(properties: &BasicProperties, drop: &[&str]) -> FieldTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared_events::lapin::types::LongString;
+    use lapin::types::LongString;
 
     #[test]
     fn without_drops_exact_names_and_prefixes() {
