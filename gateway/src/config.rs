@@ -26,6 +26,7 @@
 //! | `M2M_HEADER_READ_TIMEOUT_SECS` | `75` | time to send a request's headers; idle connections close after it |
 //! | `M2M_BODY_READ_TIMEOUT_SECS` | `60` | time to send a request's body once its headers are in (else `408`) |
 //! | `M2M_MAX_CONNECTIONS` | `4096` | open connections at most; more are closed at once |
+//! | `M2M_ADMIN_TOKEN` | unset | the operators' dashboard's token (`/admin`), at least 24 characters; unset, the dashboard is off (404) |
 //!
 //! Store settings (`M2M_MONGODB_URL`, `M2M_MONGODB_DB`, `M2M_REDIS_URL`,
 //! `M2M_REDIS_PREFIX`) are read by [`shared_store::StoreSettings`], bus settings
@@ -45,6 +46,9 @@ use crate::server::ServerSettings;
 pub const DEVELOPMENT_JWT_SECRET: &str = "m2m-development-only-jwt-secret-do-not-deploy";
 /// 256 bits: the HS256 key should be at least as long as the hash output (RFC 7518 3.2).
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
+/// The admin token is typed or pasted by people, but guards the whole bus: long
+/// enough that guessing it over HTTP is hopeless.
+pub const MIN_ADMIN_TOKEN_BYTES: usize = 24;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Environment {
@@ -73,6 +77,14 @@ pub struct Settings {
     pub ready_timeout: Duration,
     /// How often the queue poller runs; `None` when it is off.
     pub queue_poll: Option<Duration>,
+    pub admin: AdminSettings,
+}
+
+/// The operators' dashboard (`crate::admin`).
+#[derive(Debug, Clone)]
+pub struct AdminSettings {
+    /// The shared secret operators present; `None` turns the dashboard off.
+    pub token: Option<SecretString>,
 }
 
 #[derive(Debug, Clone)]
@@ -214,6 +226,9 @@ impl Settings {
             shutdown_deadline: shared_ops::settings::shutdown_deadline(&var)?,
             ready_timeout: shared_ops::settings::ready_timeout(&var)?,
             queue_poll: shared_ops::settings::queue_poll_interval(&var)?,
+            admin: AdminSettings {
+                token: var("M2M_ADMIN_TOKEN").map(|token| token.trim().to_owned().into()),
+            },
         };
         settings.validate(var("M2M_JWT_SECRET").is_some())?;
         Ok(settings)
@@ -271,6 +286,14 @@ impl Settings {
             return Err(invalid(
                 "M2M_HEADER_READ_TIMEOUT_SECS / M2M_BODY_READ_TIMEOUT_SECS / M2M_MAX_CONNECTIONS",
                 "must be positive".into(),
+            ));
+        }
+        if let Some(token) = &self.admin.token
+            && token.expose_secret().len() < MIN_ADMIN_TOKEN_BYTES
+        {
+            return Err(invalid(
+                "M2M_ADMIN_TOKEN",
+                format!("must be at least {MIN_ADMIN_TOKEN_BYTES} characters"),
             ));
         }
         if self.login_limit.window.is_zero() {
@@ -419,6 +442,23 @@ mod tests {
         ] {
             assert!(settings_with(&[(name, "0")]).is_err(), "{name}=0 accepted");
         }
+    }
+
+    #[test]
+    fn the_dashboard_is_off_without_a_token_and_refuses_a_short_one() {
+        assert!(settings_with(&[]).expect("valid").admin.token.is_none());
+        let short = settings_with(&[("M2M_ADMIN_TOKEN", "letmein")]);
+        assert!(matches!(
+            short,
+            Err(ConfigError::Invalid {
+                name: "M2M_ADMIN_TOKEN",
+                ..
+            })
+        ));
+        let token = "admin-".repeat(5);
+        let settings = settings_with(&[("M2M_ADMIN_TOKEN", &token)]).expect("long enough");
+        assert!(settings.admin.token.is_some());
+        assert!(!format!("{settings:?}").contains("admin-admin"));
     }
 
     #[test]

@@ -25,7 +25,9 @@
 //! - [`metrics`]: the gateway's series, readiness checks and queue poller ([`metrics::GatewayOps`]).
 //! - [`correlation`]: the request's correlation id, from `X-Correlation-Id`/`X-Request-Id` or made up.
 //! - [`extract`]: JSON and query extractors that reject with [`error::ApiError`].
+//! - [`admin`]: the operators' dashboard (`/admin`) and its JSON endpoints.
 
+pub mod admin;
 pub mod auth;
 pub mod bookkeeping;
 pub mod config;

@@ -48,6 +48,8 @@ pub struct AppState {
     pub trust_forwarded_for: bool,
     /// Metrics, readiness and the queue poller.
     pub ops: GatewayOps,
+    /// The operators' dashboard, off unless `M2M_ADMIN_TOKEN` is set.
+    pub admin: crate::admin::Admin,
 }
 
 impl std::fmt::Debug for AppState {
@@ -95,6 +97,7 @@ impl AppState {
         .await?;
         let publisher = Publisher::new(bus.clone(), "gateway publisher");
         let ops = GatewayOps::build(metrics, settings, &bus, &db, &redis);
+        let admin = crate::admin::Admin::new(&settings.admin, &db, &bus);
         Ok(Self {
             bus,
             publisher,
@@ -119,6 +122,7 @@ impl AppState {
             jwt: Arc::new(JwtKeys::new(&settings.auth)),
             trust_forwarded_for: settings.trust_forwarded_for,
             ops,
+            admin,
         })
     }
 }

@@ -84,7 +84,7 @@ fn authenticate(token: &str, parts: &Parts, state: &AppState) -> Result<AuthUser
 }
 
 /// The token of a `Bearer` credential; the scheme is case-insensitive (RFC 9110 11.1).
-fn bearer_token(value: &str) -> Option<&str> {
+pub(crate) fn bearer_token(value: &str) -> Option<&str> {
     let (scheme, token) = value.split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)

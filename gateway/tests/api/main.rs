@@ -4,6 +4,8 @@
 
 mod access_tokens;
 mod accounts;
+mod admin;
+mod admin_helpers;
 mod bookkeeping;
 mod docs;
 mod end_to_end;

@@ -56,7 +56,7 @@ impl ResultsStore {
         }
     }
 
-    /// The index progress is computed through; idempotent.
+    /// The indexes progress is computed through and the dashboard reads by; idempotent.
     pub async fn ensure_indexes(&self) -> mongodb::error::Result<()> {
         let by_patient = IndexModel::builder()
             .keys(doc! { "user_id": 1, "exercise": 1, "started_at": 1 })
@@ -67,6 +67,17 @@ impl ResultsStore {
             )
             .build();
         self.results.create_index(by_patient).await?;
+        // The gateway's dashboard reads the latest results, and the latest
+        // failures, by analysis time.
+        let by_status_recent = IndexModel::builder()
+            .keys(doc! { "status": 1, "analysed_at": -1 })
+            .options(
+                IndexOptions::builder()
+                    .name("by_status_recent".to_owned())
+                    .build(),
+            )
+            .build();
+        self.results.create_index(by_status_recent).await?;
         Ok(())
     }
 
