@@ -5,6 +5,7 @@
 mod access_tokens;
 mod accounts;
 mod admin;
+mod admin_browser;
 mod admin_helpers;
 mod bookkeeping;
 mod docs;

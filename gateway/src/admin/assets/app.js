@@ -62,6 +62,10 @@
     }
   }
 
+  function plural(count, noun) {
+    return count + ' ' + noun + (count === 1 ? '' : 's');
+  }
+
   function duration(ms) {
     if (ms === null || ms === undefined) return '–';
     if (ms < 1000) return ms + ' ms';
@@ -100,14 +104,14 @@
       (data.latency.since ? ' (analysed since ' + time(data.latency.since) + ')' : '');
     $('processed').textContent = data.last_minute.processed;
     $('failed').textContent = data.last_minute.failed;
-    const rows = data.failures.map((f) =>
-      row([time(f.analysed_at), f.game_id, f.user_id, f.exercise, f.reason]));
+    const rows = data.failures.map((f) => row([time(f.analysed_at), text('td', f.game_id, 'long'),
+      text('td', f.user_id, 'long'), f.exercise, f.reason]));
     replaceRows($('failures').tBodies[0], rows, 'No failed analyses.', 5);
   }
 
   function renderDeadLetters(data) {
     const shown = data.letters.length;
-    $('dlq-summary').textContent = data.total + ' dead letters in ' + data.queue +
+    $('dlq-summary').textContent = plural(data.total, 'dead letter') + ' in ' + data.queue +
       (shown < data.total ? ' (the oldest ' + shown + ' shown)' : '');
     const rows = data.letters.map((letter) => {
       const button = text('button', 'Redrive', 'redrive');
@@ -117,8 +121,9 @@
       button.addEventListener('click', () => redrive(letter.id, button));
       const action = document.createElement('td');
       action.appendChild(button);
-      const tr = row([time(letter.died_at), letter.type, letter.queue, letter.tries, letter.by,
-        letter.reason, letter.game_id, letter.id, action]);
+      const tr = row([time(letter.died_at), text('td', letter.type, 'long'),
+        text('td', letter.queue, 'long'), letter.tries, letter.by, letter.reason,
+        text('td', letter.game_id, 'long'), text('td', letter.id, 'long'), action]);
       tr.dataset.id = letter.id;
       return tr;
     });
@@ -135,10 +140,12 @@
       for (const run of job.runs) {
         const ago = run.age_secs === null ? null : duration(run.age_secs * 1000);
         table.appendChild(row([time(run.finished_at), ago,
-          run.window + (run.manual ? ' (manual)' : ''), JSON.stringify(run.summary)]));
+          run.window + (run.manual ? ' (manual)' : ''), text('td', JSON.stringify(run.summary), 'long')]));
       }
       if (job.runs.length === 0) {
-        table.appendChild(row([text('td', 'No completed run recorded.', 'empty')]));
+        const cell = text('td', 'No completed run recorded.', 'empty');
+        cell.colSpan = 4;
+        table.appendChild(row([cell]));
       }
       section.appendChild(table);
       return section;
