@@ -8,11 +8,15 @@
 //! time (so its own listing never hides a message it is redriving), lists only
 //! the first [`LISTED`], and a redrive searches at most [`SEARCHED`] deep.
 
+use std::future::Future;
+use std::time::Duration;
+
 use axum::Json;
 use axum::extract::Path;
 use serde::Serialize;
 use shared_events::dead_letters::{self, Browse, DeadLetter, DeadLetterError, Outcome};
 
+use super::Dashboard;
 use super::access::{AdminError, Operator};
 use crate::error::ApiError;
 
@@ -23,6 +27,10 @@ pub const LISTED: usize = 50;
 pub const SEARCHED: usize = 10_000;
 /// The name the broker lists the dashboard's browsing connection under.
 const BROWSER: &str = "gateway admin dead letters";
+/// A browse or redrive still running after this has met a half-dead broker
+/// connection: it answers 503 rather than hold the browse lock. Messages it had
+/// taken return to the queue when the broker drops the connection.
+const DEADLINE: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Serialize)]
 pub struct Listing {
@@ -34,6 +42,10 @@ pub struct Listing {
 
 pub async fn list(Operator(dashboard): Operator) -> Result<Json<Listing>, AdminError> {
     let _one_at_a_time = dashboard.dead_letters.lock().await;
+    within_deadline(listing(&dashboard)).await
+}
+
+async fn listing(dashboard: &Dashboard) -> Result<Json<Listing>, AdminError> {
     let browse = Browse::take_first(&dashboard.bus, BROWSER, LISTED)
         .await
         .map_err(failed)?;
@@ -60,6 +72,10 @@ pub async fn redrive(
     Path(id): Path<String>,
 ) -> Result<Json<Redriven>, AdminError> {
     let _one_at_a_time = dashboard.dead_letters.lock().await;
+    within_deadline(redrive_one(&dashboard, id)).await
+}
+
+async fn redrive_one(dashboard: &Dashboard, id: String) -> Result<Json<Redriven>, AdminError> {
     let mut browse = Browse::open(&dashboard.bus, BROWSER)
         .await
         .map_err(failed)?;
@@ -118,6 +134,18 @@ async fn find_and_redrive(
                 .into(),
         )),
     }
+}
+
+async fn within_deadline<T>(
+    work: impl Future<Output = Result<T, AdminError>>,
+) -> Result<T, AdminError> {
+    tokio::time::timeout(DEADLINE, work)
+        .await
+        .unwrap_or_else(|_| {
+            Err(AdminError::unavailable(anyhow::anyhow!(
+                "the dead-letter queue did not answer within {DEADLINE:?}"
+            )))
+        })
 }
 
 /// The broker unreachable is a 503 like the rest of the API; anything else is

@@ -62,8 +62,17 @@ pub fn watched(dashboard: &Dashboard) -> Vec<(String, &'static str, Option<Strin
 
 pub async fn queues(Operator(dashboard): Operator) -> Result<Json<Queues>, AdminError> {
     let mut inspector = dashboard.inspector.lock().await;
-    let stats = read(&dashboard, &mut inspector)
+    // Bounded: a half-dead connection must not hold the lock for every poll. The
+    // connection is out of `inspector` while in use, so one that timed out is
+    // dropped and the next poll connects afresh.
+    let deadline = dashboard.bus.settings().timeout * 2;
+    let stats = tokio::time::timeout(deadline, read(&dashboard, &mut inspector))
         .await
+        .unwrap_or_else(|_| {
+            Err(anyhow::anyhow!(
+                "the broker did not answer within {deadline:?}"
+            ))
+        })
         .map_err(AdminError::unavailable)?;
     drop(inspector);
     let now = Instant::now();
