@@ -117,6 +117,16 @@ async fn every_log_line_of_a_game_carries_the_correlation_id_of_its_upload() {
         assert!(tokio::time::Instant::now() < deadline, "never reconciled");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // The consumer logs "Reconciliation applied." just after the append the loop
+    // above saw: wait for the line itself, or the checks below race it.
+    while !captured
+        .lines()
+        .iter()
+        .any(|line| line.contains("Reconciliation applied.") && line.contains(&game_id))
+    {
+        assert!(tokio::time::Instant::now() < deadline, "never logged");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let result = app
         .db
         .collection::<Document>("results")
