@@ -38,6 +38,7 @@ pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
 #[into_params(parameter_in = Query)]
 struct SocketQuery {
     /// The last cursor the phone saw: every change after it is sent first.
+    /// Opaque: any value the server did not issue to the caller is `400`.
     cursor: Option<String>,
     /// The access token, for clients that can set neither `Authorization` nor
     /// `Sec-WebSocket-Protocol: m2m.v1, bearer.<token>`.

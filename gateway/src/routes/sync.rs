@@ -38,9 +38,10 @@ pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
 #[into_params(parameter_in = Query)]
 struct SyncQuery {
     /// The `next_cursor` of the previous answer (or a notification's `cursor`);
-    /// absent to read from the start.
+    /// absent to read from the start. Opaque: any other value is `400`.
     since: Option<String>,
     /// 1-200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
 }
 
