@@ -35,6 +35,7 @@ use shared_events::lapin::options::{
 use shared_events::lapin::types::FieldTable;
 use shared_events::{Bus, Envelope, Event, WorkQueue};
 
+use common::cpu::{CpuSample, server_runtime};
 use common::{env_or, invoked_as_bench, private_settings, start_gateway, teardown};
 
 const FS: usize = 100;
@@ -47,12 +48,14 @@ fn main() -> anyhow::Result<()> {
     let phase = Duration::from_secs(env_or("BENCH_SECS", 10));
     let phones: usize = env_or("BENCH_PHONES", 16);
     let in_flight: usize = env_or("BENCH_IN_FLIGHT", 64);
+    if std::env::var_os("RUST_LOG").is_some() {
+        // e.g. `RUST_LOG=gateway=debug`: each upload's stages (`routes/upload`).
+        shared_events::telemetry::init("upload_load");
+    }
     let settings = private_settings()?;
     let bus = Bus::new(settings.bus.clone());
 
-    let server = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let server = server_runtime()?;
     let base = start_gateway(&server, settings.clone())?;
 
     let client = tokio::runtime::Builder::new_current_thread()
@@ -107,10 +110,16 @@ async fn run(
     // Warm-up: connections, the publisher's channel, the allocator.
     closed_loop(&http, base, &tokens, &body, Duration::from_secs(2)).await?;
 
+    let before = CpuSample::now();
     let saturated = closed_loop(&http, base, &tokens, &body, phase).await?;
+    let after = CpuSample::now();
+    let upload_cpu = before.per_item_ms(&after, saturated.samples.len());
     let rate = saturated.rate() / 2.0;
     let half = open_loop(&http, base, &tokens, &body, phase, rate).await?;
-    let raw = raw_publish(bus, &event, phase, in_flight).await?;
+    let before = CpuSample::now();
+    let (raw, published) = raw_publish(bus, &event, phase, in_flight).await?;
+    let after = CpuSample::now();
+    let raw_cpu = before.per_item_ms(&after, published);
     drain.abort();
 
     let (s, h) = (saturated.latency(), half.latency());
@@ -118,8 +127,12 @@ async fn run(
         "body {:.0} KB JSON, event {:.0} KB (zstd level 1 + base64)\n\
          saturation: {:.1} games/s ({} accepted, {} refused), p50 {:.1} ms, p99 {:.1} ms\n\
          half load ({rate:.1}/s offered): {:.1} games/s ({} accepted, {} refused), p50 {:.1} ms, p99 {:.1} ms\n\
+         half load, slowest: {}\n\
          raw broker: {raw:.1} confirmed publishes/s of the same event\n\
-         gateway / raw = {:.0}% (target >= 50%)",
+         gateway / raw = {:.0}% (target >= 50%)\n\
+         CPU ms per accepted upload at saturation: {}\n\
+         CPU ms per raw publish: {}\n\
+         CPU-bound ratio (CPU per raw publish / CPU per upload) = {:.0}%",
         body.len() as f64 / 1e3,
         event.len() as f64 / 1e3,
         saturated.rate(),
@@ -132,8 +145,23 @@ async fn run(
         half.refused,
         ms(h.0),
         ms(h.1),
+        half.slowest(5),
         100.0 * saturated.rate() / raw,
+        cpu_line(&upload_cpu),
+        cpu_line(&raw_cpu),
+        100.0 * raw_cpu.sum() / upload_cpu.sum(),
     ))
+}
+
+fn cpu_line(cpu: &CpuSample) -> String {
+    format!(
+        "gateway {:.2}, load generator {:.2}, MongoDB {:.2}, broker {:.2}; total {:.2}",
+        cpu.gateway,
+        cpu.client,
+        cpu.mongodb,
+        cpu.broker,
+        cpu.sum()
+    )
 }
 
 #[derive(Default)]
@@ -141,9 +169,24 @@ struct Run {
     samples: Vec<Duration>,
     refused: usize,
     elapsed: Duration,
+    /// Open loop only: when each accepted upload started (since the phase began)
+    /// and its latency, to line slow ones up with what else happened then.
+    timeline: Vec<(Duration, Duration)>,
 }
 
 impl Run {
+    /// The `n` slowest uploads of the timeline: "at 3.2 s: 812 ms, ...".
+    fn slowest(&self, n: usize) -> String {
+        let mut timeline = self.timeline.clone();
+        timeline.sort_unstable_by_key(|&(_, latency)| std::cmp::Reverse(latency));
+        let slow: Vec<String> = timeline
+            .iter()
+            .take(n)
+            .map(|(at, latency)| format!("at {:.1} s: {:.0} ms", at.as_secs_f64(), ms(*latency)))
+            .collect();
+        slow.join(", ")
+    }
+
     fn rate(&self) -> f64 {
         self.samples.len() as f64 / self.elapsed.as_secs_f64()
     }
@@ -237,36 +280,43 @@ async fn open_loop(
     let mut total = Run::default();
     let mut next = started;
     let mut n = 0usize;
+    let record = |total: &mut Run, (at, done): (Duration, anyhow::Result<Option<Duration>>)| {
+        match done? {
+            Some(latency) => {
+                total.samples.push(latency);
+                total.timeline.push((at, latency));
+            }
+            None => total.refused += 1,
+        }
+        anyhow::Ok(())
+    };
     while next < started + length {
         let token = &tokens[n % tokens.len()];
         n += 1;
         tokio::select! {
             () = tokio::time::sleep_until(next.into()) => {
-                pending.push(upload(http, base, token, body));
+                let at = next - started;
+                pending.push(async move { (at, upload(http, base, token, body).await) });
                 next += interval;
             }
-            Some(done) = pending.next(), if !pending.is_empty() => {
-                match done? { Some(l) => total.samples.push(l), None => total.refused += 1 }
-            }
+            Some(done) = pending.next(), if !pending.is_empty() => record(&mut total, done)?,
         }
     }
     while let Some(done) = pending.next().await {
-        match done? {
-            Some(l) => total.samples.push(l),
-            None => total.refused += 1,
-        }
+        record(&mut total, done)?;
     }
     total.elapsed = started.elapsed();
     Ok(total)
 }
 
-/// Confirmed publishes per second of `event`, `in_flight` unconfirmed at a time.
+/// Confirmed publishes per second of `event`, `in_flight` unconfirmed at a time, and
+/// how many were confirmed.
 async fn raw_publish(
     bus: &Bus,
     event: &[u8],
     length: Duration,
     in_flight: usize,
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<(f64, usize)> {
     let connection = bus.connect("bench raw publisher").await?;
     let channel = connection.create_channel().await?;
     channel
@@ -305,7 +355,7 @@ async fn raw_publish(
     }
     let rate = confirmed as f64 / started.elapsed().as_secs_f64();
     let _ = connection.close(200, "bench done".into()).await;
-    Ok(rate)
+    Ok((rate, confirmed))
 }
 
 /// Consumes the processing queue (auto-ack) so it does not grow during the bench.

@@ -61,6 +61,10 @@ pub async fn publish_claimed(
     game: &GameRecord,
     recording: Option<EncodedRecording>,
 ) -> Result<(), PublishGameError> {
+    let recording = match recording {
+        Some(recording) => recording,
+        None => stored_recording(state, &game.id).await?,
+    };
     let envelope = envelope_of(game, recording)?;
     if let Err(error) = state.publisher.publish(&envelope).await {
         if let Err(release) = state.games.release_claim(&game.id).await {
@@ -75,17 +79,26 @@ pub async fn publish_claimed(
     Ok(())
 }
 
+/// The stored recording of a game, as the event carries it.
+async fn stored_recording(state: &AppState, game_id: &str) -> anyhow::Result<EncodedRecording> {
+    let stored = state
+        .games
+        .find_recording(game_id)
+        .await?
+        .with_context(|| format!("The recording of game {game_id} is missing"))?;
+    Ok(EncodedRecording {
+        content_type: stored.content_type,
+        content_encoding: stored.content_encoding,
+        data: BASE64.encode(&stored.data.bytes),
+    })
+}
+
 /// The ProcessingEvent of a stored game. Its ids come from the document, so every
 /// publication of one game is the same event.
-fn envelope_of(game: &GameRecord, recording: Option<EncodedRecording>) -> anyhow::Result<Envelope> {
+fn envelope_of(game: &GameRecord, recording: EncodedRecording) -> anyhow::Result<Envelope> {
     let uuid = |text: &str, what: &str| {
         Uuid::parse_str(text).with_context(|| format!("The stored {what} is not a UUID"))
     };
-    let recording = recording.unwrap_or_else(|| EncodedRecording {
-        content_type: game.recording.content_type.clone(),
-        content_encoding: game.recording.content_encoding.clone(),
-        data: BASE64.encode(&game.recording.data.bytes),
-    });
     let event = ProcessingEventV1 {
         user_id: uuid(&game.user_id, "user id")?,
         game_id: uuid(&game.id, "game id")?,

@@ -1,6 +1,9 @@
 //! What the gateway's load benchmarks share: their switches, a private stack and
 //! an in-process gateway.
 
+#[allow(dead_code, reason = "only some benches report CPU")]
+pub mod cpu;
+
 use anyhow::Context;
 use gateway::config::Settings;
 use gateway::startup::Application;

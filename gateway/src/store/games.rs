@@ -66,6 +66,8 @@ pub struct Games {
     collection: Collection<GameSummary>,
     /// The same collection, read and written as whole documents by the upload path.
     pub(super) records: Collection<super::uploads::GameRecord>,
+    /// The compressed recordings, one per game (see [`super::uploads`]).
+    pub(super) recordings: Collection<super::uploads::RecordingRecord>,
 }
 
 impl Games {
@@ -73,6 +75,7 @@ impl Games {
         Self {
             collection: db.collection("games"),
             records: db.collection("games"),
+            recordings: db.collection(super::uploads::RECORDINGS),
         }
     }
 

@@ -1,16 +1,26 @@
-//! The upload path's view of the `games` collection: the whole game document, the
-//! idempotency guarantee and the publish claim.
+//! The upload path's view of the `games` collection: the whole game document, its
+//! recording, the idempotency guarantee and the publish claim.
 //!
-//! Document (one per game, `_id` = game id, a UUID v7 string):
-//! `{user_id, created_at, exercise, score, started_at, ended_at, status: "queued",
-//! idempotency_key, request_hash, recording: {content_type, content_encoding, data:
-//! Binary}, published, publish_lease_until, event_id, correlation_id}`.
+//! Two documents per game, both with `_id` = game id (a UUID v7 string):
+//! - `games`: `{user_id, created_at, exercise, score, started_at, ended_at, status:
+//!   "queued", idempotency_key, request_hash, published, publish_lease_until, event_id,
+//!   correlation_id}`, a few hundred bytes;
+//! - `game_recordings`: `{user_id, content_type, content_encoding, data: Binary}`, the
+//!   zstd-compressed `sensors` JSON as BSON binary: a 60 s, 100 Hz recording is ~0.7 MB
+//!   of JSON but ~0.2-0.3 MB here, far from the 16 MiB limit, and it is what lets a game
+//!   be re-analysed after the stream's retention has passed.
 //!
+//! Why two: the game document is updated after the insert (the publish claim, then
+//! `published`), and the store rewrites a whole document on every update; with the
+//! recording inside, each upload wrote its ~0.3 MB twice (profiled under
+//! `benches/upload_load.rs`). The recording is written once and never changed.
+//!
+//! - The recording is inserted first, then the game: a game never exists without its
+//!   recording, so the outbox can always publish it. A recording without a game is
+//!   possible (the process died between the two inserts, or a same-key retry lost the
+//!   race and could not delete its copy); it is never read and costs only its space.
 //! - The unique index `(user_id, idempotency_key)` makes two uploads with one key one
 //!   game, without a transaction: the second insert fails with 11000 and reads the first.
-//! - `recording` is the zstd-compressed `sensors` JSON as BSON binary: a 60 s, 100 Hz
-//!   recording is ~0.7 MB of JSON but ~0.1-0.2 MB here, far from the 16 MiB limit, and
-//!   it is what lets a game be re-analysed after the stream's retention has passed.
 //! - `published` turns true once the broker confirmed the game's ProcessingEvent.
 //!   `publish_lease_until` is the claim of whoever is publishing it (the request that
 //!   inserted it, a retry, or the outbox): only one publishes at a time, so a
@@ -28,6 +38,9 @@ use shared_store::is_duplicate_key;
 
 use super::Games;
 
+/// The collection of the compressed recordings.
+pub const RECORDINGS: &str = "game_recordings";
+
 /// A stored game as the upload path writes it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GameRecord {
@@ -44,7 +57,6 @@ pub struct GameRecord {
     /// Hex SHA-256 of the decompressed request body: a retry with the same key must
     /// carry the same body.
     pub request_hash: String,
-    pub recording: StoredRecording,
     pub published: bool,
     /// Until when the current publisher's claim holds; `None` once published.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -56,9 +68,13 @@ pub struct GameRecord {
     pub correlation_id: String,
 }
 
-/// The recording as stored: `EncodedRecording` with its bytes as BSON binary.
+/// A game's recording as stored: `EncodedRecording` with its bytes as BSON binary.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StoredRecording {
+pub struct RecordingRecord {
+    /// The game's id.
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub user_id: String,
     pub content_type: String,
     pub content_encoding: String,
     pub data: Binary,
@@ -98,12 +114,29 @@ impl Games {
         Ok(())
     }
 
-    /// Inserts `game` unless the user already has a game with its idempotency key,
-    /// in which case that game is returned.
-    pub async fn insert_new(&self, game: &GameRecord) -> anyhow::Result<Inserted> {
+    /// Inserts `game` and its `recording` unless the user already has a game with its
+    /// idempotency key, in which case that game is returned (and `recording` is not
+    /// kept).
+    pub async fn insert_new(
+        &self,
+        game: &GameRecord,
+        recording: &RecordingRecord,
+    ) -> anyhow::Result<Inserted> {
+        self.recordings
+            .insert_one(recording)
+            .await
+            .context("Failed to insert the game's recording")?;
         match self.records.insert_one(game).await {
             Ok(_) => Ok(Inserted::New),
             Err(error) if is_duplicate_key(&error) => {
+                if let Err(error) = self
+                    .recordings
+                    .delete_one(doc! { "_id": &recording.id })
+                    .await
+                {
+                    tracing::warn!(%error, game_id = %recording.id,
+                        "Failed to delete the recording of a duplicate upload; it stays unused");
+                }
                 let existing = self
                     .find_by_idempotency_key(&game.user_id, &game.idempotency_key)
                     .await?
@@ -174,6 +207,14 @@ impl Games {
             .await
             .context("Failed to release a publish claim")?;
         Ok(())
+    }
+
+    /// The recording of a game, if it exists.
+    pub async fn find_recording(&self, game_id: &str) -> anyhow::Result<Option<RecordingRecord>> {
+        self.recordings
+            .find_one(doc! { "_id": game_id })
+            .await
+            .context("Failed to read a game's recording")
     }
 
     /// The whole stored game, if it exists.

@@ -8,7 +8,8 @@ use shared_events::Event;
 
 use crate::helpers::spawn_app;
 use crate::upload_helpers::{
-    SAMPLE, accepted_game_id, post_game, sensors_text, stored_games, take_processing_event, user,
+    SAMPLE, accepted_game_id, post_game, sensors_text, stored_games, stored_recordings,
+    take_processing_event, user,
 };
 
 #[tokio::test]
@@ -51,10 +52,21 @@ async fn an_upload_is_stored_published_with_its_recording_and_counted() {
         game.get_str("correlation_id").expect("id"),
         envelope.correlation_id.to_string()
     );
-    let recording = game.get_document("recording").expect("recording");
     assert!(
-        matches!(recording.get("data"), Some(Bson::Binary(_))),
-        "stored as binary"
+        game.get("recording").is_none(),
+        "the recording has its own document"
+    );
+    let recordings = stored_recordings(&app).await;
+    assert_eq!(recordings.len(), 1);
+    let recording = &recordings[0];
+    assert_eq!(recording.get_str("_id").expect("_id"), game_id);
+    assert_eq!(recording.get_str("user_id").expect("user_id"), user_id);
+    let Some(Bson::Binary(data)) = recording.get("data") else {
+        panic!("the recording is not stored as binary: {recording:?}");
+    };
+    assert_eq!(
+        zstd::bulk::decompress(&data.bytes, 16 << 20).expect("a zstd frame"),
+        sensors_text(SAMPLE).as_bytes()
     );
 
     let mut redis = app.redis.clone();
@@ -100,6 +112,7 @@ async fn a_retry_with_the_same_key_and_body_is_the_same_game_and_no_new_event() 
         "the retry published nothing"
     );
     assert_eq!(stored_games(&app).await.len(), 1);
+    assert_eq!(stored_recordings(&app).await.len(), 1);
     let mut redis = app.redis.clone();
     let count: i64 = redis
         .hget(app.keys.key("agg:grasp_and_release"), "count")
@@ -127,6 +140,11 @@ async fn concurrent_uploads_with_one_key_make_one_game_and_one_event() {
     ids.dedup();
     assert_eq!(ids.len(), 1, "every request got the same game: {ids:?}");
     assert_eq!(stored_games(&app).await.len(), 1);
+    assert_eq!(
+        stored_recordings(&app).await.len(),
+        1,
+        "the losers' recordings are removed"
+    );
     assert!(take_processing_event(&app).await.is_some());
     assert!(
         take_processing_event(&app).await.is_none(),

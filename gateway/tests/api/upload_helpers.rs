@@ -96,9 +96,18 @@ pub async fn wait_for_processing_event(app: &TestApp, within: Duration) -> Optio
 
 /// Every stored game.
 pub async fn stored_games(app: &TestApp) -> Vec<Document> {
+    every_document(app, "games").await
+}
+
+/// Every stored recording (one per game, in their own collection).
+pub async fn stored_recordings(app: &TestApp) -> Vec<Document> {
+    every_document(app, "game_recordings").await
+}
+
+async fn every_document(app: &TestApp, collection: &str) -> Vec<Document> {
     use futures_util::TryStreamExt;
     app.db
-        .collection::<Document>("games")
+        .collection::<Document>(collection)
         .find(doc! {})
         .await
         .expect("find")

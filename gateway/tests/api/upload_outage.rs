@@ -11,7 +11,7 @@ use shared_events::Event;
 
 use crate::helpers::{PrivateVhost, TestApp, error_of, spawn_app_with};
 use crate::upload_helpers::{
-    SAMPLE, accepted_game_id, post_game, stored_games, take_processing_event, user,
+    SAMPLE, accepted_game_id, post_game, sensors_text, stored_games, take_processing_event, user,
     wait_for_processing_event,
 };
 
@@ -95,6 +95,11 @@ async fn the_outbox_publishes_a_game_the_outage_left_unpublished() {
     assert_eq!(
         event.game_id.to_string(),
         games[0].get_str("_id").expect("_id")
+    );
+    assert_eq!(
+        event.recording.to_json(16 << 20).expect("decompresses"),
+        sensors_text(SAMPLE).as_bytes(),
+        "the outbox sends the stored recording"
     );
     // The phone's later retry finds it published and adds nothing.
     let retry = post_game(&app, &access, Some("left"), SAMPLE, &[]).await;

@@ -6,7 +6,9 @@ use std::io::Write as _;
 use redis::AsyncCommands;
 
 use crate::helpers::{TestApp, error_of, spawn_app, spawn_app_with};
-use crate::upload_helpers::{SAMPLE, post_game, stored_games, take_processing_event, user};
+use crate::upload_helpers::{
+    SAMPLE, post_game, stored_games, stored_recordings, take_processing_event, user,
+};
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
@@ -18,6 +20,10 @@ async fn assert_nothing_left(app: &TestApp, case: &str) {
     assert!(
         stored_games(app).await.is_empty(),
         "{case}: a game was stored"
+    );
+    assert!(
+        stored_recordings(app).await.is_empty(),
+        "{case}: a recording was stored"
     );
     assert!(
         take_processing_event(app).await.is_none(),

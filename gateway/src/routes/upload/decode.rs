@@ -1,5 +1,7 @@
 //! Turning a `POST /game` body into a validated upload: gunzip (bounded), parse,
-//! validate, hash and compress. CPU work on ~1 MB, so the handler runs it on a
+//! validate, hash and compress. The body is read twice: once for its fields with
+//! `sensors` left as text, once to check the recording without keeping its values
+//! (`Recording::check_sensors_json`); the text is what gets compressed. CPU work on ~1 MB, so the handler runs it on a
 //! blocking thread (`PITFALLS.md` item 7).
 
 use std::io::Read;
@@ -56,8 +58,6 @@ pub fn decode(body: &[u8], gzip: bool, limit: usize) -> Result<Upload, ApiError>
     } else {
         body
     };
-    let request_hash = hex(&Sha256::digest(json));
-
     let mut de = serde_json::Deserializer::from_slice(json);
     let parsed: UploadBody<'_> = serde_path_to_error::deserialize(&mut de).map_err(|error| {
         let path = error.path().to_string();
@@ -89,12 +89,13 @@ pub fn decode(body: &[u8], gzip: bool, limit: usize) -> Result<Upload, ApiError>
         ));
     }
     let sensors = parsed.sensors.get().as_bytes();
-    Recording::parse_sensors_json(sensors).map_err(|error| {
+    Recording::check_sensors_json(sensors).map_err(|error| {
         ApiError::validation(
             error.path(),
             format!("{}: {}", error.path(), error.reason()),
         )
     })?;
+    let request_hash = hex(&Sha256::digest(json));
     let recording_bytes = zstd::bulk::compress(sensors, ZSTD_LEVEL).map_err(|e| {
         ApiError::Unexpected(anyhow::Error::new(e).context("Failed to compress a recording"))
     })?;

@@ -37,7 +37,7 @@ use crate::openapi::ErrorResponse;
 use crate::outbox::{PublishGameError, publish_claimed, publish_lease};
 use crate::scores;
 use crate::state::AppState;
-use crate::store::uploads::{GameRecord, Inserted, StoredRecording, lease_end};
+use crate::store::uploads::{GameRecord, Inserted, RecordingRecord, lease_end};
 
 const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 /// What a client is told to wait after a 503.
@@ -99,6 +99,7 @@ async fn upload_game(
     headers: HeaderMap,
     request: Request,
 ) -> ApiResult<Response> {
+    let started = Instant::now();
     let key = idempotency_key(&headers)?;
     let gzip = content_encoding_is_gzip(&headers)?;
     require_json(&headers)?;
@@ -108,10 +109,12 @@ async fn upload_game(
             StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
             _ => ApiError::BadRequest(rejection.body_text()),
         })?;
+    let received = Instant::now();
     let limit = state.upload.max_body_bytes;
     let upload = tokio::task::spawn_blocking(move || decode::decode(&body, gzip, limit))
         .await
         .context("The upload decoding task failed")??;
+    let decoded = Instant::now();
 
     let now = DateTime::now();
     let game = GameRecord {
@@ -125,14 +128,6 @@ async fn upload_game(
         status: "queued".to_owned(),
         idempotency_key: key,
         request_hash: upload.request_hash,
-        recording: StoredRecording {
-            content_type: upload.recording.content_type.clone(),
-            content_encoding: upload.recording.content_encoding.clone(),
-            data: Binary {
-                subtype: BinarySubtype::Generic,
-                bytes: upload.recording_bytes,
-            },
-        },
         published: false,
         publish_lease_until: Some(lease_end(now, publish_lease(&state))),
         event_id: Uuid::now_v7().to_string(),
@@ -140,8 +135,19 @@ async fn upload_game(
         // and every log line about it share it.
         correlation_id: correlation_id.to_string(),
     };
-    match state.games.insert_new(&game).await? {
+    let recording = RecordingRecord {
+        id: game.id.clone(),
+        user_id: game.user_id.clone(),
+        content_type: upload.recording.content_type.clone(),
+        content_encoding: upload.recording.content_encoding.clone(),
+        data: Binary {
+            subtype: BinarySubtype::Generic,
+            bytes: upload.recording_bytes,
+        },
+    };
+    match state.games.insert_new(&game, &recording).await? {
         Inserted::New => {
+            let stored = Instant::now();
             tracing::Span::current().record("game_id", tracing::field::display(&game.id));
             // Counted once per game, at its creation: a 503 below still leaves a stored
             // game that will be published, and its retries are not new games.
@@ -153,9 +159,20 @@ async fn upload_game(
                     "Failed to update scores in Redis"
                 );
             }
+            let counted = Instant::now();
             publish_claimed(&state, &game, Some(upload.recording))
                 .await
                 .map_err(unavailable)?;
+            // Where a slow upload spent its time (`RUST_LOG=gateway=debug`).
+            let ms = |from: Instant, to: Instant| (to - from).as_secs_f64() * 1e3;
+            tracing::debug!(
+                receive_ms = ms(started, received),
+                decode_ms = ms(received, decoded),
+                store_ms = ms(decoded, stored),
+                scores_ms = ms(stored, counted),
+                publish_ms = ms(counted, Instant::now()),
+                "Upload accepted"
+            );
             Ok(accepted(&game.id))
         }
         Inserted::Existing(existing) => {

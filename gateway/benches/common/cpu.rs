@@ -1,0 +1,108 @@
+//! CPU time of each part of the system under test, from `/proc` (Linux only; zero
+//! where unreadable). CPU per upload stays meaningful on a machine shared with
+//! other work, where throughput alone does not.
+
+/// The runtime the in-process gateway runs on, as `main` would build it, with named
+/// threads that outlive idle spells so [`CpuSample`] can count them.
+pub fn server_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name(SERVER_THREADS)
+        .thread_keep_alive(std::time::Duration::from_secs(3600))
+        .build()
+}
+
+/// CPU seconds used so far by each part of the system under test.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CpuSample {
+    /// The gateway's runtime threads (named [`SERVER_THREADS`]).
+    pub gateway: f64,
+    /// The rest of the bench process: the load generator.
+    pub client: f64,
+    /// The MongoDB-compatible server (`secantusd-py`) and the broker (`beam.smp`),
+    /// also busy with whatever else uses these shared servers meanwhile.
+    pub mongodb: f64,
+    pub broker: f64,
+}
+
+/// The thread name of the in-process gateway's runtime.
+pub const SERVER_THREADS: &str = "gateway-rt";
+
+/// `/proc` counts CPU in clock ticks; 100 per second on Linux x86-64.
+const TICKS_PER_SECOND: f64 = 100.0;
+
+impl CpuSample {
+    pub fn now() -> Self {
+        // The process total includes threads that have exited; the gateway's
+        // runtime keeps its threads alive for the whole run (`server_runtime`).
+        let total = cpu_seconds(std::path::Path::new("/proc/self"));
+        let mut gateway = 0.0;
+        if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+            for task in tasks.flatten() {
+                let cpu = cpu_seconds(&task.path());
+                let name = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+                if name.trim_end().starts_with(SERVER_THREADS) {
+                    gateway += cpu;
+                }
+            }
+        }
+        Self {
+            gateway,
+            client: total - gateway,
+            mongodb: process_cpu("secantusd-py"),
+            broker: process_cpu("beam.smp"),
+        }
+    }
+
+    /// CPU milliseconds per item of each part between `self` and `later`.
+    pub fn per_item_ms(&self, later: &CpuSample, items: usize) -> CpuSample {
+        let per = |a: f64, b: f64| (b - a) * 1e3 / items.max(1) as f64;
+        CpuSample {
+            gateway: per(self.gateway, later.gateway),
+            client: per(self.client, later.client),
+            mongodb: per(self.mongodb, later.mongodb),
+            broker: per(self.broker, later.broker),
+        }
+    }
+
+    pub fn sum(&self) -> f64 {
+        self.gateway + self.client + self.mongodb + self.broker
+    }
+}
+
+/// utime + stime of the process or thread at `dir` (a `/proc` entry), in seconds.
+fn cpu_seconds(dir: &std::path::Path) -> f64 {
+    let stat = std::fs::read_to_string(dir.join("stat")).unwrap_or_default();
+    // Fields after the `(comm)`, which may contain spaces: state is field 3, utime 14.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / TICKS_PER_SECOND
+}
+
+/// CPU seconds of every process whose name is `comm`.
+fn process_cpu(comm: &str) -> f64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    entries
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
+        .filter(|e| {
+            std::fs::read_to_string(e.path().join("comm")).is_ok_and(|name| name.trim_end() == comm)
+        })
+        .map(|e| cpu_seconds(&e.path()))
+        .sum()
+}
