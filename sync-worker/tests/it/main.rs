@@ -6,5 +6,6 @@
 mod backup;
 mod helpers;
 mod once;
+mod redis_loss;
 mod restore;
 mod scheduler;
