@@ -9,6 +9,7 @@
 //! | `M2M_BACKUP_BATCH_SIZE` | `500` | journal entries moved, archived and freed per step |
 //! | `M2M_BACKUP_MAX_BATCHES` | `200` | steps per backup run, so a journal that never empties (steady appends) cannot keep one run going for ever |
 //! | `M2M_SCHEDULER_ENABLED` | `true` | whether this process publishes timer messages (set `false` for a consumer-only replica) |
+//! | `M2M_REDIS_CHECK_MS` | `1000` | how often the worker checks that Redis still has its data (the sync marker), to restore it without a restart |
 //!
 //! The operations server and the shutdown deadline (`M2M_OPS_ADDR`, default
 //! `127.0.0.1:9102`; `M2M_SHUTDOWN_DEADLINE_MS`) are read by [`shared_ops::OpsSettings`];
@@ -50,6 +51,8 @@ pub struct JobSettings {
     pub backup_batch_size: usize,
     pub backup_max_batches: usize,
     pub scheduler_enabled: bool,
+    /// How soon a Redis that lost its data is noticed and restored (one `GET`).
+    pub redis_check_interval: Duration,
 }
 
 impl Default for JobSettings {
@@ -61,6 +64,7 @@ impl Default for JobSettings {
             backup_batch_size: 500,
             backup_max_batches: 200,
             scheduler_enabled: true,
+            redis_check_interval: Duration::from_secs(1),
         }
     }
 }
@@ -115,6 +119,8 @@ impl JobSettings {
             backup_batch_size: positive(&lookup, "M2M_BACKUP_BATCH_SIZE", 500)?,
             backup_max_batches: positive(&lookup, "M2M_BACKUP_MAX_BATCHES", 200)?,
             scheduler_enabled: parse(&lookup, "M2M_SCHEDULER_ENABLED", true)?,
+            redis_check_interval: positive(&lookup, "M2M_REDIS_CHECK_MS", 1_000)
+                .map(Duration::from_millis)?,
         })
     }
 }

@@ -16,6 +16,7 @@
 //! | `journal:staging` | LIST | backup only: the batch being archived | backup |
 //! | `journal:staging:batch` | STRING | backup only: the id of the staged batch | backup |
 //! | `lease:<job>` | STRING token, with expiry | sync-worker: the run holding the job | - |
+//! | `sync:epoch` | STRING, a random id | sync-worker, when it restores (at start, or when the marker vanished) | - |
 //!
 //! The gateway's journal entry is `{"id", "at" (RFC 3339), "command", "method", "route",
 //! "status", "user_id"}`; the backup job needs none of it to be safe (any string is
@@ -102,6 +103,12 @@ impl Family {
         }
     }
 }
+
+/// The marker that Redis still holds the data the snapshots were read from: it
+/// vanishes with the data (a restart without persistence, a flush), which is how a
+/// loss is told from a Redis that is simply newer (see `jobs::sync::epoch`). Nothing
+/// but the sync job may write or delete it.
+pub const EPOCH: &str = "sync:epoch";
 
 /// Unprefixed names of the backup job's keys.
 pub const JOURNAL: &str = "journal";

@@ -20,6 +20,10 @@ pub enum JobError {
     /// destructive step, the holder of the lease carries on.
     #[error("the job's lease was lost during the run")]
     LeaseLost,
+    /// Other workers kept changing the Redis marker during a restore; the next check
+    /// tries again.
+    #[error("the Redis sync marker kept changing during the restore")]
+    MarkerContended,
     /// Stored data that this build cannot read; retrying will not help.
     #[error("malformed stored data: {0}")]
     Malformed(String),

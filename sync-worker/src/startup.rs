@@ -3,8 +3,9 @@
 //! [`Application::build`] does everything that must happen before the first timer
 //! message is consumed: connect, create indexes, restore Redis from the store (seed
 //! 000), declare the bus, and publish the windows missed while every replica was down.
-//! [`Application::run_until_stopped`] then consumes the jobs queue and runs the
-//! scheduler. `main` and the tests both go through these two calls.
+//! [`Application::run_until_stopped`] then consumes the jobs queue, runs the scheduler
+//! and watches Redis's sync marker, restoring Redis again if it loses its data
+//! (`jobs::sync::epoch`). `main` and the tests both go through these two calls.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,8 +22,8 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Settings;
 use crate::contract::Family;
 use crate::jobs::backup::BackupJob;
-use crate::jobs::sync::SyncJob;
 use crate::jobs::sync::restore::RestoreOutcome;
+use crate::jobs::sync::{SyncJob, epoch};
 use crate::jobs::{JobHandler, JobStats};
 use crate::runs::JobRuns;
 use crate::{scheduler, store};
@@ -38,6 +39,9 @@ pub struct Application {
     caught_up: Vec<(Job, i64)>,
     probe: Arc<BrokerProbe>,
     ops: OpsServer,
+    /// The sync job and the restore's own connection, for the marker watch.
+    sync: SyncJob,
+    exclusive: ConnectionManager,
 }
 
 impl Application {
@@ -54,7 +58,7 @@ impl Application {
         let keys = RedisKeys::new(&settings.store.redis_prefix);
         let sync = SyncJob::new(redis.clone(), keys.clone(), &db);
 
-        let restored = restore(&settings, &sync).await?;
+        let (restored, exclusive) = restore(&settings, &sync).await?;
 
         let mut metrics = Metrics::new();
         let bus = Bus::new(settings.bus.clone()).observed_by(metrics.bus_observer());
@@ -96,7 +100,7 @@ impl Application {
             redis,
             keys,
             lease_ttl: jobs.lease_ttl,
-            sync,
+            sync: sync.clone(),
             stats: Arc::clone(&stats),
         };
         // Prefetch and concurrency 2: a sync and a backup can run side by side; a
@@ -114,6 +118,8 @@ impl Application {
             caught_up,
             probe,
             ops,
+            sync,
+            exclusive,
         })
     }
 
@@ -155,12 +161,19 @@ impl Application {
                 shutdown.clone(),
             ))
         });
+        let watch = tokio::spawn(epoch::watch(
+            self.sync,
+            self.exclusive,
+            self.settings.jobs.redis_check_interval,
+            shutdown.clone(),
+        ));
         let consumed = self.runner.run(shutdown.clone()).await;
         // The runner only returns on shutdown or a fatal error; stop the timers too.
         shutdown.cancel();
         if let Some(scheduler) = scheduler {
             let _ = scheduler.await;
         }
+        let _ = watch.await;
         self.publisher.close().await;
         self.probe.close().await;
         ops.stop().await;
@@ -168,15 +181,18 @@ impl Application {
     }
 }
 
-/// Seed 000's restore, on a Redis connection of its own (it `WATCH`es keys).
+/// Seed 000's restore, on a Redis connection of its own (it `WATCH`es keys), which
+/// is returned for the marker watch.
 async fn restore(
     settings: &Settings,
     sync: &SyncJob,
-) -> anyhow::Result<Vec<(Family, RestoreOutcome)>> {
+) -> anyhow::Result<(Vec<(Family, RestoreOutcome)>, ConnectionManager)> {
     let mut exclusive: ConnectionManager = connect_redis(&settings.store)
         .await
         .context("Failed to connect to Redis for the restore")?;
-    sync.restore(&mut exclusive)
+    let restored = sync
+        .restore(&mut exclusive)
         .await
-        .context("Failed to restore Redis from the store")
+        .context("Failed to restore Redis from the store")?;
+    Ok((restored, exclusive))
 }

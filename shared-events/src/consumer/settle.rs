@@ -47,9 +47,12 @@ pub(super) async fn settle<H: Handler>(shared: Arc<RunnerShared<H>>, delivery: D
         }
     };
     let event_type = envelope.event.event_type();
+    // `redelivered`: the broker gave this message to a consumer before (one that died
+    // or lost its connection holding it); operators look for it after an incident.
     let span = tracing::info_span!("consume", queue = %shared.queue,
         event_id = %envelope.id, event_type = envelope.event.event_type(),
-        correlation_id = %envelope.correlation_id, retries);
+        correlation_id = %envelope.correlation_id, retries,
+        redelivered = delivery.redelivered);
     async {
         let handler = Arc::clone(&shared.handler);
         let started = Instant::now();

@@ -7,5 +7,6 @@ mod backup;
 mod helpers;
 mod once;
 mod ops;
+mod redis_loss;
 mod restore;
 mod scheduler;

@@ -1,7 +1,7 @@
 //! Restore on start, in every direction of seed 000's rule.
 
 use redis::AsyncCommands as _;
-use sync_worker::contract::Family;
+use sync_worker::contract::{EPOCH, Family};
 use sync_worker::jobs::sync::SyncJob;
 use sync_worker::jobs::sync::redis_side;
 use sync_worker::jobs::sync::restore::RestoreOutcome;
@@ -10,7 +10,7 @@ use sync_worker::jobs::sync::snapshot::{Record, Saved, Snapshot, Snapshots, Valu
 use crate::helpers::TestEnv;
 
 /// Some bookkeeping in every family; `variant` changes every value.
-async fn write_bookkeeping(env: &TestEnv, variant: i64, updated_time: i64) {
+pub async fn write_bookkeeping(env: &TestEnv, variant: i64, updated_time: i64) {
     let mut redis = env.redis();
     let key = |name: &str| env.keys.key(name);
     let users: Vec<String> = (0..=variant).map(|i| format!("user-{i}")).collect();
@@ -38,8 +38,18 @@ async fn write_bookkeeping(env: &TestEnv, variant: i64, updated_time: i64) {
     }
 }
 
+/// Sets Redis's sync marker, as a worker does when it restores: the Redis it marks
+/// has not lost its data since.
+pub async fn set_marker(env: &TestEnv, epoch: &str) {
+    let _: () = env
+        .redis()
+        .set(env.keys.key(EPOCH), epoch)
+        .await
+        .expect("set the marker");
+}
+
 /// Everything the sync job sees in Redis, in a comparable order.
-async fn read_bookkeeping(env: &TestEnv) -> Vec<(Family, Option<i64>, Vec<Record>)> {
+pub async fn read_bookkeeping(env: &TestEnv) -> Vec<(Family, Option<i64>, Vec<Record>)> {
     let mut redis = env.redis();
     let mut state = Vec::new();
     for family in Family::ALL {
@@ -55,12 +65,14 @@ async fn read_bookkeeping(env: &TestEnv) -> Vec<(Family, Option<i64>, Vec<Record
     state
 }
 
-/// Writes the bookkeeping and snapshots it into the store with the sync job.
-async fn snapshot(
+/// Writes the bookkeeping and snapshots it into the store with the sync job, under
+/// the marker `"before"`.
+pub async fn snapshot(
     env: &TestEnv,
     variant: i64,
     updated_time: i64,
 ) -> Vec<(Family, Option<i64>, Vec<Record>)> {
+    set_marker(env, "before").await;
     write_bookkeeping(env, variant, updated_time).await;
     let state = read_bookkeeping(env).await;
     SyncJob::new(env.redis(), env.keys.clone(), &env.db)
@@ -81,8 +93,10 @@ fn outcomes_are(
 async fn a_newer_store_snapshot_replaces_older_redis_data() {
     let env = TestEnv::new().await;
     let stored = snapshot(&env, 3, 2_000).await;
-    // Redis goes back in time (an old dump): other values, an older updated_time.
+    // Redis goes back in time (an old dump, with the marker of its day): other
+    // values, an older updated_time.
     env.clear_redis().await;
+    set_marker(&env, "before").await;
     write_bookkeeping(&env, 1, 1_000).await;
 
     let app = env.spawn().await;
@@ -106,8 +120,10 @@ async fn a_newer_store_snapshot_replaces_older_redis_data() {
 async fn a_newer_redis_is_left_alone() {
     let env = TestEnv::new().await;
     snapshot(&env, 3, 2_000).await;
-    // The worker was down while the gateway kept writing.
+    // The worker was down while the gateway kept writing to a Redis that kept its
+    // data (and so its marker).
     env.clear_redis().await;
+    set_marker(&env, "before").await;
     write_bookkeeping(&env, 5, 3_000).await;
     let live = read_bookkeeping(&env).await;
 
@@ -162,6 +178,7 @@ async fn an_older_snapshot_never_replaces_a_newer_one() {
             key: "c:login".into(),
             value: Value::Counter { value },
         }],
+        epoch: Some("before".into()),
     };
     let newer = snapshot(2_000, 9);
     assert_eq!(

@@ -5,8 +5,11 @@
 //! reading it (read first, so the snapshot is at least that new and a later restore
 //! errs towards keeping Redis). A family that Redis has never written (no
 //! `updated_time`), or that has not changed since the stored snapshot, is skipped: an
-//! empty Redis after a restart must not overwrite a good snapshot.
+//! empty Redis after a restart must not overwrite a good snapshot. Nor is anything
+//! snapshotted from a Redis without its marker ([`epoch`]): that Redis lost its data
+//! and holds only what was written since, until the restore merges the snapshot back.
 
+pub mod epoch;
 pub mod redis_side;
 pub mod restore;
 pub mod snapshot;
@@ -34,6 +37,9 @@ pub enum FamilyOutcome {
     /// The store's snapshot is newer than Redis (Redis went back in time, or another
     /// run got there first); it is kept.
     StoreNewer,
+    /// Redis has no marker, or it changed while the family was read: Redis lost its
+    /// data, and the store's snapshot is what the restore needs; it is kept.
+    RedisLost,
 }
 
 #[derive(Debug, Clone)]
@@ -52,6 +58,11 @@ impl SyncJob {
         }
     }
 
+    /// The deployment's key names.
+    pub fn keys(&self) -> &RedisKeys {
+        &self.keys
+    }
+
     /// Snapshots every family.
     pub async fn run(&self) -> Result<Vec<(Family, FamilyOutcome)>, JobError> {
         let mut outcomes = Vec::new();
@@ -65,6 +76,11 @@ impl SyncJob {
 
     async fn snapshot_family(&self, family: Family) -> Result<FamilyOutcome, JobError> {
         let mut con = self.redis.clone();
+        // Read before the data and checked again after it: the data was read under this
+        // marker, so none of it was written after a loss.
+        let Some(epoch) = epoch::read(&mut con, &self.keys).await? else {
+            return Ok(FamilyOutcome::RedisLost);
+        };
         let Some(updated_time) = redis_side::updated_time(&mut con, &self.keys, family).await?
         else {
             return Ok(FamilyOutcome::NeverWritten);
@@ -75,10 +91,14 @@ impl SyncJob {
             _ => {}
         }
         let records = redis_side::read_family(&mut con, &self.keys, family).await?;
+        if epoch::read(&mut con, &self.keys).await?.as_deref() != Some(epoch.as_str()) {
+            return Ok(FamilyOutcome::RedisLost);
+        }
         let count = records.len();
         let snapshot = Snapshot {
             updated_time,
             records,
+            epoch: Some(epoch),
         };
         Ok(match self.snapshots.save(family, &snapshot).await? {
             Saved::Replaced => FamilyOutcome::Saved {
@@ -111,6 +131,7 @@ pub fn summary(outcomes: &[(Family, FamilyOutcome)]) -> Document {
             FamilyOutcome::NeverWritten => doc! { "skipped": "never written" },
             FamilyOutcome::Unchanged => doc! { "skipped": "unchanged" },
             FamilyOutcome::StoreNewer => doc! { "skipped": "store newer" },
+            FamilyOutcome::RedisLost => doc! { "skipped": "redis lost its data" },
         };
         summary.insert(family.name(), value);
     }

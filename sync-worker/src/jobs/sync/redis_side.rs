@@ -168,3 +168,53 @@ pub async fn replace_family(
     let done: Option<redis::Value> = pipe.query_async(con).await?;
     Ok(done.is_some())
 }
+
+/// Adds to `pipe` the commands that merge `records` into the family: the snapshot combined
+/// with what the family holds now the way the gateway's own writes combine, so the
+/// result is as if the writes since a loss had landed on the snapshot. Sets are united
+/// (`SADD`), counters and integer hash fields added (`INCRBY`, `HINCRBY`), sorted sets
+/// keep each member's higher score (`ZADD GT`: a leaderboard holds best scores). A
+/// hash field that is not an integer is set only where Redis has none (`HSETNX`). The
+/// family's `updated_time` is set only if Redis has none: one Redis has was written
+/// after the loss, so it is the newer.
+pub fn merge_family(
+    pipe: &mut redis::Pipeline,
+    keys: &RedisKeys,
+    family: Family,
+    records: &[Record],
+    updated_time: i64,
+) {
+    for record in records {
+        let key = keys.key(&record.key);
+        match &record.value {
+            Value::Set { members } if !members.is_empty() => {
+                pipe.sadd(key, members).ignore();
+            }
+            Value::Counter { value } => {
+                pipe.incr(key, *value).ignore();
+            }
+            Value::SortedSet { members } if !members.is_empty() => {
+                let command = pipe.cmd("ZADD").arg(key).arg("GT");
+                for (member, score) in members {
+                    command.arg(*score).arg(member);
+                }
+                command.ignore();
+            }
+            Value::Hash { fields } => {
+                for (field, value) in fields {
+                    match value.parse::<i64>() {
+                        Ok(number) => pipe.hincr(&key, field, number).ignore(),
+                        Err(_) => pipe.hset_nx(&key, field, value).ignore(),
+                    };
+                }
+            }
+            Value::Set { .. } | Value::SortedSet { .. } => {}
+        }
+    }
+    pipe.set_options(
+        keys.key(&family.updated_time_key()),
+        updated_time,
+        redis::SetOptions::default().conditional_set(redis::ExistenceCheck::NX),
+    )
+    .ignore();
+}

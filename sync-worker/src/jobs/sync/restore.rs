@@ -1,6 +1,9 @@
-//! Seed 000's start-up rule: restore Redis from the store unless Redis is newer.
+//! The restore: bring Redis back from the store, at start and after a loss.
 //!
-//! Decided per family on `updated_time`:
+//! First the marker ([`super::epoch`]): if Redis has none, families whose snapshot was
+//! taken under one are merged into Redis and a new marker is set, in one transaction
+//! (see the epoch module for why). Every other family follows seed 000's rule, decided
+//! on `updated_time`:
 //! - the store has no snapshot: nothing to restore;
 //! - Redis has none of the family's keys (a Redis restart, a flush): write the snapshot;
 //! - the snapshot is newer than Redis's `updated_time` (Redis came back from an old
@@ -19,9 +22,9 @@
 use redis::aio::ConnectionManager;
 use shared_store::RedisKeys;
 
-use super::redis_side;
 use super::snapshot::{Snapshot, Snapshots};
-use crate::contract::Family;
+use super::{epoch, redis_side};
+use crate::contract::{EPOCH, Family};
 use crate::error::JobError;
 
 /// Which way a family went, for the log and the tests.
@@ -46,28 +49,38 @@ pub enum RestoreOutcome {
     KeptUnknownAge {
         store_time: i64,
     },
+    /// Redis had lost its data and held only what was written since; the snapshot
+    /// was merged into it.
+    MergedIntoLostRedis {
+        store_time: i64,
+    },
 }
 
 impl RestoreOutcome {
     pub fn wrote_redis(self) -> bool {
         matches!(
             self,
-            Self::RestoredIntoEmptyRedis { .. } | Self::RestoredStoreNewer { .. }
+            Self::RestoredIntoEmptyRedis { .. }
+                | Self::RestoredStoreNewer { .. }
+                | Self::MergedIntoLostRedis { .. }
         )
     }
 }
 
-/// The rule in the module doc, as a pure function.
+/// The rule in the module doc, as a pure function. `lost`: Redis has no marker and
+/// the snapshot was taken under one.
 pub fn decide(
     store_time: Option<i64>,
     redis_time: Option<i64>,
     redis_has_data: bool,
+    lost: bool,
 ) -> RestoreOutcome {
     let Some(store_time) = store_time else {
         return RestoreOutcome::NoSnapshot;
     };
     match redis_time {
         _ if !redis_has_data => RestoreOutcome::RestoredIntoEmptyRedis { store_time },
+        _ if lost => RestoreOutcome::MergedIntoLostRedis { store_time },
         None => RestoreOutcome::KeptUnknownAge { store_time },
         Some(redis_time) if store_time > redis_time => RestoreOutcome::RestoredStoreNewer {
             store_time,
@@ -86,14 +99,68 @@ pub async fn restore_all(
     keys: &RedisKeys,
     snapshots: &Snapshots,
 ) -> Result<Vec<(Family, RestoreOutcome)>, JobError> {
-    let mut outcomes = Vec::new();
+    let mut loaded = Vec::new();
     for family in Family::ALL {
-        let snapshot = snapshots.load(family).await?;
-        let outcome = restore_family(con, keys, family, snapshot.as_ref()).await?;
-        log(family, outcome);
-        outcomes.push((family, outcome));
+        loaded.push((family, snapshots.load(family).await?));
+    }
+    let merged = merge_if_lost(con, keys, &loaded).await?;
+    let mut outcomes = Vec::new();
+    for (family, snapshot) in &loaded {
+        let outcome = match merged.iter().find(|(done, _)| done == family) {
+            Some((_, outcome)) => *outcome,
+            None => restore_family(con, keys, *family, snapshot.as_ref()).await?,
+        };
+        log(*family, outcome);
+        outcomes.push((*family, outcome));
     }
     Ok(outcomes)
+}
+
+/// If Redis has no marker: merges every snapshot taken under one and sets a new
+/// marker, atomically; returns the families it merged. Another worker setting the
+/// marker first aborts the transaction, and then there is nothing left to merge.
+async fn merge_if_lost(
+    con: &mut ConnectionManager,
+    keys: &RedisKeys,
+    loaded: &[(Family, Option<Snapshot>)],
+) -> Result<Vec<(Family, RestoreOutcome)>, JobError> {
+    const ATTEMPTS: usize = 5;
+    for _ in 0..ATTEMPTS {
+        redis::cmd("WATCH")
+            .arg(keys.key(EPOCH))
+            .exec_async(con)
+            .await?;
+        if epoch::read(con, keys).await?.is_some() {
+            redis::cmd("UNWATCH").exec_async(con).await?;
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        let mut merged = Vec::new();
+        for (family, snapshot) in loaded {
+            let Some(snapshot) = snapshot.as_ref().filter(|s| s.epoch.is_some()) else {
+                continue;
+            };
+            let has_data = !redis_side::data_keys(con, keys, *family).await?.is_empty();
+            let time = redis_side::updated_time(con, keys, *family).await?;
+            let outcome = decide(Some(snapshot.updated_time), time, has_data, true);
+            redis_side::merge_family(
+                &mut pipe,
+                keys,
+                *family,
+                &snapshot.records,
+                snapshot.updated_time,
+            );
+            merged.push((*family, outcome));
+        }
+        pipe.set(keys.key(EPOCH), epoch::new_epoch()).ignore();
+        // EXEC answers nil when the watched marker changed.
+        let done: Option<redis::Value> = pipe.query_async(con).await?;
+        if done.is_some() {
+            return Ok(merged);
+        }
+    }
+    Err(JobError::MarkerContended)
 }
 
 async fn restore_family(
@@ -114,6 +181,7 @@ async fn restore_family(
             snapshot.map(|s| s.updated_time),
             redis_time,
             !existing.is_empty(),
+            false,
         );
         let Some(snapshot) = snapshot.filter(|_| outcome.wrote_redis()) else {
             redis::cmd("UNWATCH").exec_async(con).await?;
@@ -138,7 +206,12 @@ async fn restore_family(
     }
     // The gateway writes this family continuously: Redis is, by definition, newer.
     let redis_time = redis_side::updated_time(con, keys, family).await?;
-    Ok(decide(snapshot.map(|s| s.updated_time), redis_time, true))
+    Ok(decide(
+        snapshot.map(|s| s.updated_time),
+        redis_time,
+        true,
+        false,
+    ))
 }
 
 fn log(family: Family, outcome: RestoreOutcome) {
@@ -172,6 +245,11 @@ fn log(family: Family, outcome: RestoreOutcome) {
             redis_time,
             "Redis is as new as the store or newer; left it alone."
         ),
+        RestoreOutcome::MergedIntoLostRedis { store_time } => tracing::warn!(
+            family,
+            store_time,
+            "Redis had lost its data; merged the store's snapshot into what was written since."
+        ),
         RestoreOutcome::KeptUnknownAge { store_time } => tracing::warn!(
             family,
             store_time,
@@ -186,19 +264,22 @@ mod tests {
 
     #[test]
     fn without_a_snapshot_nothing_is_restored() {
-        assert_eq!(decide(None, None, false), RestoreOutcome::NoSnapshot);
-        assert_eq!(decide(None, Some(5), true), RestoreOutcome::NoSnapshot);
+        assert_eq!(decide(None, None, false, false), RestoreOutcome::NoSnapshot);
+        assert_eq!(
+            decide(None, Some(5), true, false),
+            RestoreOutcome::NoSnapshot
+        );
     }
 
     #[test]
     fn an_empty_redis_gets_the_snapshot_whatever_its_time() {
-        assert!(decide(Some(5), None, false).wrote_redis());
-        assert!(decide(Some(5), Some(9), false).wrote_redis());
+        assert!(decide(Some(5), None, false, false).wrote_redis());
+        assert!(decide(Some(5), Some(9), false, false).wrote_redis());
     }
 
     #[test]
     fn a_newer_snapshot_replaces_redis() {
-        let outcome = decide(Some(9), Some(5), true);
+        let outcome = decide(Some(9), Some(5), true, false);
         assert_eq!(
             outcome,
             RestoreOutcome::RestoredStoreNewer {
@@ -210,15 +291,40 @@ mod tests {
 
     #[test]
     fn a_newer_or_equal_redis_is_left_alone() {
-        assert!(!decide(Some(5), Some(9), true).wrote_redis());
-        assert!(!decide(Some(5), Some(5), true).wrote_redis());
+        assert!(!decide(Some(5), Some(9), true, false).wrote_redis());
+        assert!(!decide(Some(5), Some(5), true, false).wrote_redis());
     }
 
     #[test]
     fn keys_of_unknown_age_are_not_destroyed() {
         assert_eq!(
-            decide(Some(5), None, true),
+            decide(Some(5), None, true, false),
             RestoreOutcome::KeptUnknownAge { store_time: 5 }
+        );
+    }
+
+    #[test]
+    fn a_lost_redis_gets_the_snapshot_merged_in_however_new_its_writes() {
+        assert_eq!(
+            decide(Some(5), Some(9), true, true),
+            RestoreOutcome::MergedIntoLostRedis { store_time: 5 }
+        );
+        assert_eq!(
+            decide(Some(5), None, true, true),
+            RestoreOutcome::MergedIntoLostRedis { store_time: 5 }
+        );
+        assert!(decide(Some(5), Some(9), true, true).wrote_redis());
+    }
+
+    #[test]
+    fn a_lost_and_still_empty_redis_is_a_plain_restore() {
+        assert_eq!(
+            decide(Some(5), None, false, true),
+            RestoreOutcome::RestoredIntoEmptyRedis { store_time: 5 }
+        );
+        assert_eq!(
+            decide(None, Some(9), true, true),
+            RestoreOutcome::NoSnapshot
         );
     }
 }

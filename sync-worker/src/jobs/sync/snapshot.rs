@@ -52,6 +52,9 @@ pub enum Value {
 pub struct Snapshot {
     pub updated_time: i64,
     pub records: Vec<Record>,
+    /// The Redis marker (`sync:epoch`) the data was read under; `None` for snapshots
+    /// written before the marker existed.
+    pub epoch: Option<String>,
 }
 
 /// What saving a snapshot did.
@@ -108,9 +111,11 @@ impl Snapshots {
             }
             if records.len() as i64 == expected {
                 let updated_time = read_i64(&head, "updated_time")?;
+                let epoch = head.get_str("epoch").ok().map(str::to_owned);
                 return Ok(Some(Snapshot {
                     updated_time,
                     records,
+                    epoch,
                 }));
             }
         }
@@ -148,6 +153,7 @@ impl Snapshots {
                     "generation": &generation,
                     "updated_time": snapshot.updated_time,
                     "records": snapshot.records.len() as i64,
+                    "epoch": snapshot.epoch.as_deref(),
                     "taken_at": bson::DateTime::now(),
                 } },
             )
