@@ -19,8 +19,9 @@ pub struct CpuSample {
     pub gateway: f64,
     /// The rest of the bench process: the load generator.
     pub client: f64,
-    /// The MongoDB-compatible server (`secantusd-py`) and the broker (`beam.smp`),
-    /// also busy with whatever else uses these shared servers meanwhile.
+    /// The MongoDB-compatible server (`secantusd-py` listening on
+    /// `BENCH_MONGODB_PORT`, default 27017) and the broker (`beam.smp`), also busy
+    /// with whatever else uses these shared servers meanwhile.
     pub mongodb: f64,
     pub broker: f64,
 }
@@ -49,8 +50,8 @@ impl CpuSample {
         Self {
             gateway,
             client: total - gateway,
-            mongodb: process_cpu("secantusd-py"),
-            broker: process_cpu("beam.smp"),
+            mongodb: process_cpu("secantusd-py", Some(&mongodb_port())),
+            broker: process_cpu("beam.smp", None),
         }
     }
 
@@ -87,8 +88,13 @@ fn cpu_seconds(dir: &std::path::Path) -> f64 {
     (ticks(11) + ticks(12)) / TICKS_PER_SECOND
 }
 
-/// CPU seconds of every process whose name is `comm`.
-fn process_cpu(comm: &str) -> f64 {
+fn mongodb_port() -> String {
+    std::env::var("BENCH_MONGODB_PORT").unwrap_or_else(|_| "27017".to_owned())
+}
+
+/// CPU seconds of the processes named `comm`, only those started with `--port
+/// <port>` when a port is given (other people's tests run private servers).
+fn process_cpu(comm: &str, port: Option<&str>) -> f64 {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return 0.0;
     };
@@ -102,6 +108,14 @@ fn process_cpu(comm: &str) -> f64 {
         })
         .filter(|e| {
             std::fs::read_to_string(e.path().join("comm")).is_ok_and(|name| name.trim_end() == comm)
+        })
+        .filter(|e| {
+            port.is_none_or(|port| {
+                let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+                let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+                args.windows(2)
+                    .any(|pair| pair[0] == b"--port" && pair[1] == port.as_bytes())
+            })
         })
         .map(|e| cpu_seconds(&e.path()))
         .sum()
