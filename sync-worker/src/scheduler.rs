@@ -45,8 +45,15 @@ pub async fn publish(publisher: &Publisher, job: Job, window: i64) -> Result<(),
     publisher.publish(&envelope).await
 }
 
+/// How long the catch-up at start keeps trying to publish. A broker can refuse the
+/// first publishes of a fresh stack for a moment (RabbitMQ 3.10 crashes the channel
+/// of a publish that reaches a stream still starting, `stream_not_found`, seen by the
+/// fault suite); a worker must not die of that.
+const CATCH_UP_PATIENCE: Duration = Duration::from_secs(30);
+
 /// Publishes the current window of every job whose latest completed window is older
-/// (or that never ran). Returns what it published.
+/// (or that never ran), each retried for up to [`CATCH_UP_PATIENCE`]. Returns what it
+/// published.
 pub async fn catch_up(
     publisher: &Publisher,
     runs: &JobRuns,
@@ -65,9 +72,13 @@ pub async fn catch_up(
         }
         tracing::info!(job = job.as_str(), window = current, latest_completed = ?latest,
             "The current window has not run; publishing it now.");
-        publish(publisher, job, current)
-            .await
-            .context("Failed to publish a catch-up timer")?;
+        let never = CancellationToken::new();
+        if !publish_with_retries(publisher, job, current, CATCH_UP_PATIENCE, &never).await {
+            anyhow::bail!(
+                "Failed to publish a catch-up timer for `{}` within {CATCH_UP_PATIENCE:?}",
+                job.as_str()
+            );
+        }
         published.push((job, current));
     }
     Ok(published)
@@ -98,22 +109,23 @@ async fn tick(publisher: &Publisher, job: Job, interval: Duration, shutdown: &Ca
     }
 }
 
-/// Retries a failed publish within the window; past it, the next window (or another
-/// replica's copy, or the catch-up at the next start) covers it.
+/// Retries a failed publish for up to `patience` (a scheduled window: its interval;
+/// past it, the next window, another replica's copy or the next start's catch-up
+/// covers it). Returns whether it was published.
 async fn publish_with_retries(
     publisher: &Publisher,
     job: Job,
     window: i64,
-    interval: Duration,
+    patience: Duration,
     shutdown: &CancellationToken,
-) {
-    let give_up = tokio::time::Instant::now() + interval;
+) -> bool {
+    let give_up = tokio::time::Instant::now() + patience;
     let mut pause = Duration::from_millis(500);
     loop {
         match publish(publisher, job, window).await {
             Ok(()) => {
                 tracing::debug!(job = job.as_str(), window, "Published a timer.");
-                return;
+                return true;
             }
             Err(error) => {
                 tracing::warn!(job = job.as_str(), window, %error, "Could not publish a timer; retrying.");
@@ -125,10 +137,10 @@ async fn publish_with_retries(
                 window,
                 "Gave up publishing a timer for this window."
             );
-            return;
+            return false;
         }
         tokio::select! {
-            () = shutdown.cancelled() => return,
+            () = shutdown.cancelled() => return false,
             () = tokio::time::sleep(pause) => {}
         }
         pause = (pause * 2).min(Duration::from_secs(5));

@@ -9,8 +9,10 @@ use std::time::Duration;
 use mongodb::bson::{Document, doc};
 use redis::AsyncCommands as _;
 use shared_events::events::Job;
+use shared_events::{Bus, Publisher};
 use sync_worker::contract::JOURNAL;
-use sync_worker::store;
+use sync_worker::runs::JobRuns;
+use sync_worker::{scheduler, store};
 
 use crate::helpers::{TestEnv, eventually};
 
@@ -95,5 +97,54 @@ async fn the_scheduler_publishes_each_window_as_it_starts() {
         "windows keep coming without anyone publishing them by hand"
     );
     app.stop().await;
+    env.cleanup().await;
+}
+
+/// `rabbitmqctl` on the shared broker, for a vhost of this test's own.
+fn rabbitmqctl(args: &[&str]) {
+    let output = std::process::Command::new("rabbitmqctl")
+        .args(args)
+        .output()
+        .expect("rabbitmqctl must be installed where RabbitMQ runs");
+    assert!(
+        output.status.success(),
+        "rabbitmqctl {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[tokio::test]
+async fn a_catch_up_the_broker_refuses_at_first_is_retried_not_fatal() {
+    let env = env_with_scheduler().await;
+    // A vhost the worker may not use yet: every publish fails until the grant below,
+    // as the first publishes to a fresh stack sometimes do.
+    let vhost = format!("test-sw-catch-up-{}", uuid::Uuid::now_v7().simple());
+    let ctl = |args: Vec<String>| {
+        tokio::task::spawn_blocking(move || {
+            rabbitmqctl(&args.iter().map(String::as_str).collect::<Vec<_>>())
+        })
+    };
+    ctl(vec!["add_vhost".into(), vhost.clone()])
+        .await
+        .expect("ctl");
+    let mut bus = env.settings.bus.clone();
+    bus.url = format!("amqp://guest:guest@127.0.0.1:5672/{vhost}");
+    let publisher = Publisher::new(Bus::new(bus), "catch-up test");
+    let late_grant = async {
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
+        let all = ".*".to_owned();
+        let grant = ["set_permissions", "-p", &vhost, "guest", &all, &all, &all];
+        ctl(grant.map(str::to_owned).to_vec()).await.expect("ctl");
+    };
+    let runs = JobRuns::new(&env.db);
+    let (caught_up, ()) = tokio::join!(
+        scheduler::catch_up(&publisher, &runs, &env.settings.jobs),
+        late_grant
+    );
+    let mut caught_up = caught_up.expect("the catch-up retried until the broker took it");
+    caught_up.sort_by_key(|(job, _)| job.as_str());
+    assert_eq!(caught_up, vec![(Job::Backup, 1), (Job::Sync, 1)]);
+    publisher.close().await;
+    ctl(vec!["delete_vhost".into(), vhost]).await.expect("ctl");
     env.cleanup().await;
 }
