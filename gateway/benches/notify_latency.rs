@@ -27,16 +27,16 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use processing_service::analytics::AnalysisConfig;
 use processing_service::worker::{Worker, WorkerSettings};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_util::sync::CancellationToken;
 
+use common::phones::{SECONDS, sign_up, upload_body};
 use common::{env_or, invoked_as_bench, private_settings, start_gateway, teardown};
 
 const FS: usize = 100;
-const SECONDS: usize = 60;
 const WORKERS: usize = 2;
 
 /// When each game was accepted and when its notification arrived.
@@ -235,44 +235,4 @@ async fn upload(
         503 => Ok(false),
         other => anyhow::bail!("POST /game answered {other}"),
     }
-}
-
-async fn sign_up(http: &reqwest::Client, base: &str) -> anyhow::Result<String> {
-    let username = format!("phone-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-    let credentials = json!({ "username": username, "password": "benchmark password" });
-    let registered = http
-        .post(format!("{base}/register"))
-        .json(&credentials)
-        .send()
-        .await?;
-    anyhow::ensure!(
-        registered.status() == 201,
-        "register answered {}",
-        registered.status()
-    );
-    let login: Value = http
-        .post(format!("{base}/login"))
-        .json(&credentials)
-        .send()
-        .await?
-        .json()
-        .await?;
-    login["access_token"]
-        .as_str()
-        .map(str::to_owned)
-        .context("no access token")
-}
-
-fn upload_body(sensors: &[u8]) -> Bytes {
-    let sensors = String::from_utf8_lossy(sensors);
-    let now = time::OffsetDateTime::now_utc();
-    let format = &time::format_description::well_known::Rfc3339;
-    let end = now.format(format).unwrap_or_default();
-    let start = (now - time::Duration::seconds(SECONDS as i64))
-        .format(format)
-        .unwrap_or_default();
-    let text = format!(
-        r#"{{"exercise":"piano","score":1234,"started_at":"{start}","ended_at":"{end}","sensors":{sensors}}}"#
-    );
-    Bytes::from(text.into_bytes())
 }

@@ -3,6 +3,8 @@
 
 #[allow(dead_code, reason = "only some benches report CPU")]
 pub mod cpu;
+#[allow(dead_code, reason = "the login bench makes no uploads")]
+pub mod phones;
 
 use anyhow::Context;
 use gateway::config::Settings;

@@ -1,0 +1,50 @@
+//! The simulated phones' side of the load benchmarks: an account and an upload body.
+
+use anyhow::Context;
+use axum::body::Bytes;
+use serde_json::{Value, json};
+
+/// Length of every benchmark recording.
+pub const SECONDS: usize = 60;
+
+/// Registers a fresh patient and logs in; returns the access token.
+pub async fn sign_up(http: &reqwest::Client, base: &str) -> anyhow::Result<String> {
+    let username = format!("phone-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let credentials = json!({ "username": username, "password": "benchmark password" });
+    let registered = http
+        .post(format!("{base}/register"))
+        .json(&credentials)
+        .send()
+        .await?;
+    anyhow::ensure!(
+        registered.status() == 201,
+        "register answered {}",
+        registered.status()
+    );
+    let login: Value = http
+        .post(format!("{base}/login"))
+        .json(&credentials)
+        .send()
+        .await?
+        .json()
+        .await?;
+    login["access_token"]
+        .as_str()
+        .map(str::to_owned)
+        .context("no access token")
+}
+
+/// A whole `POST /game` body around `sensors`, a recording of `SECONDS`.
+pub fn upload_body(sensors: &[u8]) -> Bytes {
+    let sensors = String::from_utf8_lossy(sensors);
+    let now = time::OffsetDateTime::now_utc();
+    let format = &time::format_description::well_known::Rfc3339;
+    let end = now.format(format).unwrap_or_default();
+    let start = (now - time::Duration::seconds(SECONDS as i64))
+        .format(format)
+        .unwrap_or_default();
+    let text = format!(
+        r#"{{"exercise":"piano","score":1234,"started_at":"{start}","ended_at":"{end}","sensors":{sensors}}}"#
+    );
+    Bytes::from(text.into_bytes())
+}
