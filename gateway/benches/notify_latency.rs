@@ -10,7 +10,9 @@
 //! the patients, each a 60 s, 100 Hz recording with every channel. A game's latency
 //! is the time from its `202` to its `game.processed` message on its patient's
 //! socket; the report gives p50, p99 and the maximum, and counts games accepted,
-//! notified and never notified.
+//! notified and never notified. It also gives the CPU each game cost each part of
+//! the system (`/proc`, from the first upload until the last notification), and so
+//! the rate the machine's cores could sustain at best.
 //!
 //! `cargo bench -p gateway --bench notify_latency`; without `--bench` it exits at
 //! once. The stack is removed at the end.
@@ -33,7 +35,8 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_util::sync::CancellationToken;
 
-use common::phones::{SECONDS, sign_up, upload_body};
+use common::cpu::{CpuSample, server_runtime, worker_runtime};
+use common::phones::{SECONDS, post_game, sign_up, upload_body};
 use common::{env_or, invoked_as_bench, private_settings, start_gateway, teardown};
 
 const FS: usize = 100;
@@ -57,17 +60,12 @@ fn main() -> anyhow::Result<()> {
     let phones: usize = env_or("BENCH_PHONES", 32);
     let settings = private_settings()?;
 
-    let server = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let server = server_runtime()?;
     let base = start_gateway(&server, settings.clone())?;
     let stop = CancellationToken::new();
     let mut workers = Vec::new();
     for _ in 0..WORKERS {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()?;
+        let runtime = worker_runtime()?;
         let worker = runtime.block_on(Worker::build(WorkerSettings {
             bus: settings.bus.clone(),
             store: settings.store.clone(),
@@ -112,6 +110,7 @@ async fn run(base: &str, length: Duration, rate: f64, phones: usize) -> anyhow::
     let body = upload_body(&sensors);
 
     let interval = Duration::from_secs_f64(1.0 / rate.max(0.1));
+    let cpu_before = CpuSample::now();
     let started = Instant::now();
     let mut pending = FuturesUnordered::new();
     let (mut next, mut n, mut refused) = (started, 0usize, 0usize);
@@ -134,7 +133,21 @@ async fn run(base: &str, length: Duration, rate: f64, phones: usize) -> anyhow::
     while Instant::now() < deadline && outstanding(&clock) > 0 {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    Ok(report(&clock, n, refused))
+    let cpu = cpu_before.per_item_ms(&CpuSample::now(), notified(&clock));
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    Ok(format!(
+        "{}\nCPU per game (ms): {}; at best {:.0} games/s on {cores} cores",
+        report(&clock, n, refused),
+        cpu.line(),
+        cores as f64 * 1e3 / cpu.sum().max(f64::EPSILON),
+    ))
+}
+
+fn notified(clock: &Clock) -> usize {
+    let times = clock
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    times.values().filter(|t| t.notified.is_some()).count()
 }
 
 fn outstanding(clock: &Clock) -> usize {
@@ -213,14 +226,7 @@ async fn upload(
     body: &Bytes,
     clock: Clock,
 ) -> anyhow::Result<bool> {
-    let response = http
-        .post(format!("{base}/game"))
-        .bearer_auth(token)
-        .header("Content-Type", "application/json")
-        .header("Idempotency-Key", uuid::Uuid::now_v7().to_string())
-        .body(body.clone())
-        .send()
-        .await?;
+    let response = post_game(http, base, token, body).await?;
     match response.status().as_u16() {
         202 => {
             let now = Instant::now();

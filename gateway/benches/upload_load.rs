@@ -35,7 +35,7 @@ use shared_events::lapin::types::FieldTable;
 use shared_events::{Bus, Envelope, Event, WorkQueue};
 
 use common::cpu::{CpuSample, server_runtime};
-use common::phones::{SECONDS, sign_up, upload_body};
+use common::phones::{SECONDS, post_game, sign_up, upload_body};
 use common::{env_or, invoked_as_bench, private_settings, start_gateway, teardown};
 
 const FS: usize = 100;
@@ -146,21 +146,10 @@ async fn run(
         ms(h.1),
         half.slowest(5),
         100.0 * saturated.rate() / raw,
-        cpu_line(&upload_cpu),
-        cpu_line(&raw_cpu),
+        upload_cpu.line(),
+        raw_cpu.line(),
         100.0 * raw_cpu.sum() / upload_cpu.sum(),
     ))
-}
-
-fn cpu_line(cpu: &CpuSample) -> String {
-    format!(
-        "gateway {:.2}, load generator {:.2}, MongoDB {:.2}, broker {:.2}; total {:.2}",
-        cpu.gateway,
-        cpu.client,
-        cpu.mongodb,
-        cpu.broker,
-        cpu.sum()
-    )
 }
 
 #[derive(Default)]
@@ -214,14 +203,7 @@ async fn upload(
     body: &Bytes,
 ) -> anyhow::Result<Option<Duration>> {
     let sent = Instant::now();
-    let response = http
-        .post(format!("{base}/game"))
-        .bearer_auth(token)
-        .header("Content-Type", "application/json")
-        .header("Idempotency-Key", uuid::Uuid::now_v7().to_string())
-        .body(body.clone())
-        .send()
-        .await?;
+    let response = post_game(http, base, token, body).await?;
     let status = response.status().as_u16();
     let _ = response.bytes().await?;
     match status {

@@ -12,11 +12,24 @@ pub fn server_runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
+/// A runtime for an in-process processing worker, named so that [`CpuSample`]
+/// counts its threads (the analyses' blocking threads included) apart.
+pub fn worker_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .thread_name(WORKER_THREADS)
+        .thread_keep_alive(std::time::Duration::from_secs(3600))
+        .build()
+}
+
 /// CPU seconds used so far by each part of the system under test.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CpuSample {
     /// The gateway's runtime threads (named [`SERVER_THREADS`]).
     pub gateway: f64,
+    /// In-process processing workers' threads (named [`WORKER_THREADS`]).
+    pub workers: f64,
     /// The rest of the bench process: the load generator.
     pub client: f64,
     /// The MongoDB-compatible server (`secantusd-py` listening on
@@ -24,10 +37,15 @@ pub struct CpuSample {
     /// with whatever else uses these shared servers meanwhile.
     pub mongodb: f64,
     pub broker: f64,
+    /// Every `redis-server` on the machine.
+    pub redis: f64,
 }
 
 /// The thread name of the in-process gateway's runtime.
 pub const SERVER_THREADS: &str = "gateway-rt";
+
+/// The thread name of in-process workers' runtimes.
+pub const WORKER_THREADS: &str = "worker-rt";
 
 /// `/proc` counts CPU in clock ticks; 100 per second on Linux x86-64.
 const TICKS_PER_SECOND: f64 = 100.0;
@@ -37,21 +55,25 @@ impl CpuSample {
         // The process total includes threads that have exited; the gateway's
         // runtime keeps its threads alive for the whole run (`server_runtime`).
         let total = cpu_seconds(std::path::Path::new("/proc/self"));
-        let mut gateway = 0.0;
+        let (mut gateway, mut workers) = (0.0, 0.0);
         if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
             for task in tasks.flatten() {
                 let cpu = cpu_seconds(&task.path());
                 let name = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
-                if name.trim_end().starts_with(SERVER_THREADS) {
+                if name.starts_with(SERVER_THREADS) {
                     gateway += cpu;
+                } else if name.starts_with(WORKER_THREADS) {
+                    workers += cpu;
                 }
             }
         }
         Self {
             gateway,
-            client: total - gateway,
+            workers,
+            client: total - gateway - workers,
             mongodb: process_cpu("secantusd-py", Some(&mongodb_port())),
             broker: process_cpu("beam.smp", None),
+            redis: process_cpu("redis-server", None),
         }
     }
 
@@ -60,14 +82,34 @@ impl CpuSample {
         let per = |a: f64, b: f64| (b - a) * 1e3 / items.max(1) as f64;
         CpuSample {
             gateway: per(self.gateway, later.gateway),
+            workers: per(self.workers, later.workers),
             client: per(self.client, later.client),
             mongodb: per(self.mongodb, later.mongodb),
             broker: per(self.broker, later.broker),
+            redis: per(self.redis, later.redis),
         }
     }
 
     pub fn sum(&self) -> f64 {
-        self.gateway + self.client + self.mongodb + self.broker
+        self.gateway + self.workers + self.client + self.mongodb + self.broker + self.redis
+    }
+
+    /// One line, in milliseconds, of the parts that were busy.
+    pub fn line(&self) -> String {
+        let parts = [
+            ("gateway", self.gateway),
+            ("workers", self.workers),
+            ("load generator", self.client),
+            ("MongoDB", self.mongodb),
+            ("broker", self.broker),
+            ("Redis", self.redis),
+        ];
+        let busy: Vec<String> = parts
+            .iter()
+            .filter(|(_, ms)| *ms > 0.0)
+            .map(|(name, ms)| format!("{name} {ms:.2}"))
+            .collect();
+        format!("{}; total {:.2}", busy.join(", "), self.sum())
     }
 }
 

@@ -1,4 +1,5 @@
-//! The simulated phones' side of the load benchmarks: an account and an upload body.
+//! The simulated phones' side of the load benchmarks: an account, an upload body
+//! and the upload itself.
 
 use anyhow::Context;
 use axum::body::Bytes;
@@ -47,4 +48,21 @@ pub fn upload_body(sensors: &[u8]) -> Bytes {
         r#"{{"exercise":"piano","score":1234,"started_at":"{start}","ended_at":"{end}","sensors":{sensors}}}"#
     );
     Bytes::from(text.into_bytes())
+}
+
+/// `POST /game` with `body` under a fresh `Idempotency-Key`, as a phone uploads a
+/// new game.
+pub async fn post_game(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    body: &Bytes,
+) -> reqwest::Result<reqwest::Response> {
+    http.post(format!("{base}/game"))
+        .bearer_auth(token)
+        .header("Content-Type", "application/json")
+        .header("Idempotency-Key", uuid::Uuid::now_v7().to_string())
+        .body(body.clone())
+        .send()
+        .await
 }

@@ -44,39 +44,52 @@ impl Handler for ApplyReconciliation {
                 envelope.event.event_type()
             )));
         };
-        let appended = self.apply(event).await?;
+        let applied = self.apply(event).await?;
         let notice = Envelope::caused_by(
             &envelope,
             Event::FeedAppendedV1(FeedAppendedV1 {
                 user_id: event.user_id,
-                seq: appended.0.seq(),
+                seq: applied.appended.seq(),
                 game_id: event.game_id,
                 exercise: event.exercise.clone(),
-                change: appended.1,
+                change: applied.change,
             }),
         );
+        // The cache first: a phone that reads /progress on hearing of the change
+        // must find it there.
+        if let Some(progress) = applied.progress {
+            self.cache_progress(&event.user_id.to_string(), &event.exercise, progress)
+                .await
+                .map_err(HandlerError::transient)?;
+        }
         self.publisher
             .publish(&notice)
             .await
             .map_err(HandlerError::transient)?;
-        tracing::info!(game_id = %event.game_id, seq = appended.0.seq(),
-            new = matches!(appended.0, Appended::New(_)), "Reconciliation applied.");
+        tracing::info!(game_id = %event.game_id, seq = applied.appended.seq(),
+            new = matches!(applied.appended, Appended::New(_)), "Reconciliation applied.");
         Ok(())
     }
 }
 
+/// What steps 1 and 2 did, and the progress step 3 caches.
+struct Applied {
+    appended: Appended,
+    /// `game.processed` or `game.failed`.
+    change: String,
+    progress: Option<Document>,
+}
+
 impl ApplyReconciliation {
-    /// Steps 1-3; returns where the change sits in the feed and its kind.
-    async fn apply(
-        &self,
-        event: &ReconciliationEventV1,
-    ) -> Result<(Appended, String), HandlerError> {
+    /// Steps 1 and 2.
+    async fn apply(&self, event: &ReconciliationEventV1) -> Result<Applied, HandlerError> {
         let (user_id, game_id) = (event.user_id.to_string(), event.game_id.to_string());
-        let result = self
-            .results
-            .result(&game_id)
-            .await
-            .map_err(HandlerError::transient)?;
+        // The worker wrote both before it published the event: read them together.
+        let (result, progress) = tokio::try_join!(
+            self.results.result(&game_id),
+            self.results.progress(&user_id, &event.exercise),
+        )
+        .map_err(HandlerError::transient)?;
         let status = status_of(result.as_ref(), event);
         let game = self
             .games
@@ -89,14 +102,7 @@ impl ApplyReconciliation {
                     "game {game_id} of user {user_id} is not in the games collection"
                 ))
             })?;
-        let progress = match status.as_str() {
-            "processed" => self
-                .results
-                .progress(&user_id, &event.exercise)
-                .await
-                .map_err(HandlerError::transient)?,
-            _ => None,
-        };
+        let progress = progress.filter(|_| status == "processed");
         let change = format!("game.{status}");
         let version = result
             .as_ref()
@@ -104,7 +110,7 @@ impl ApplyReconciliation {
             .map_or_else(|| event.analytics_version.clone(), ToString::to_string);
         let view = GameView::new(game, result.as_ref(), progress.clone());
         let entry = NewEntry {
-            user_id: user_id.clone(),
+            user_id,
             game_id: game_id.clone(),
             change: change.clone(),
             dedupe: format!("{game_id}:{status}:{version}"),
@@ -115,12 +121,11 @@ impl ApplyReconciliation {
             .append(&entry)
             .await
             .map_err(HandlerError::transient)?;
-        if let Some(progress) = progress {
-            self.cache_progress(&user_id, &event.exercise, progress)
-                .await
-                .map_err(HandlerError::transient)?;
-        }
-        Ok((appended, change))
+        Ok(Applied {
+            appended,
+            change,
+            progress,
+        })
     }
 
     async fn cache_progress(

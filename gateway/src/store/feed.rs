@@ -13,6 +13,16 @@
 //! and write 6 first; a phone syncing in between would move its cursor past 5 and
 //! never see it. Here the feed never has a hole that fills in later. Appenders racing
 //! for one patient's position retry; that contention is per patient and rare.
+//!
+//! An append is one insert in the usual case. The process remembers the last
+//! position it wrote for each patient (a hint, bounded in size): the entry goes to
+//! hint + 1, which keeps the rule above since the hint's entry exists. The unique
+//! indexes judge the attempt: a duplicate key means another instance took the
+//! position or the change is already there, and only then does the append read the
+//! feed. A hint that is missing or stale costs one read, never a wrong position.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::Context;
 use futures_util::TryStreamExt;
@@ -23,6 +33,10 @@ use serde_json::Value;
 
 /// How often an append retries after losing a race for the next position.
 const APPEND_ATTEMPTS: usize = 32;
+
+/// Patients whose last position the process remembers; past this the hints are
+/// dropped and rebuilt by reads (one per patient), which bounds the memory.
+const MAX_HINTS: usize = 100_000;
 
 /// One change to append.
 #[derive(Debug, Clone)]
@@ -65,6 +79,8 @@ pub struct FeedEntry {
 #[derive(Debug, Clone)]
 pub struct ChangeFeed {
     collection: Collection<Document>,
+    /// The last position this process wrote or read per patient.
+    last_seen: Arc<Mutex<HashMap<String, u64>>>,
 }
 
 impl ChangeFeed {
@@ -73,6 +89,7 @@ impl ChangeFeed {
     pub fn new(db: &Database) -> Self {
         Self {
             collection: db.collection(Self::COLLECTION),
+            last_seen: Arc::default(),
         }
     }
 
@@ -96,11 +113,12 @@ impl ChangeFeed {
     /// position.
     pub async fn append(&self, new: &NewEntry) -> anyhow::Result<Appended> {
         let entry = bson::to_bson(&new.entry).context("The feed entry is not storable")?;
+        let mut last = match self.hint(&new.user_id) {
+            Some(last) => last,
+            None => self.last_seq(&new.user_id).await?,
+        };
         for _ in 0..APPEND_ATTEMPTS {
-            if let Some(seq) = self.position_of(&new.user_id, &new.dedupe).await? {
-                return Ok(Appended::Existing(seq));
-            }
-            let seq = self.last_seq(&new.user_id).await? + 1;
+            let seq = last + 1;
             let document = doc! {
                 "_id": format!("{}:{seq}", new.user_id),
                 "user_id": &new.user_id,
@@ -112,14 +130,42 @@ impl ChangeFeed {
                 "entry": entry.clone(),
             };
             match self.collection.insert_one(document).await {
-                Ok(_) => return Ok(Appended::New(seq)),
-                // Another append took the position (or stored the same change): look
-                // again.
-                Err(error) if shared_store::is_duplicate_key(&error) => {}
+                Ok(_) => {
+                    self.remember(&new.user_id, seq);
+                    return Ok(Appended::New(seq));
+                }
+                // The change is already in the feed, or another append took the
+                // position: look before trying the next one.
+                Err(error) if shared_store::is_duplicate_key(&error) => {
+                    if let Some(seq) = self.position_of(&new.user_id, &new.dedupe).await? {
+                        return Ok(Appended::Existing(seq));
+                    }
+                    last = self.last_seq(&new.user_id).await?;
+                }
                 Err(error) => return Err(error).context("Failed to append to the change feed"),
             }
         }
         anyhow::bail!("gave up appending to a busy change feed after {APPEND_ATTEMPTS} attempts")
+    }
+
+    fn hint(&self, user_id: &str) -> Option<u64> {
+        let hints = self
+            .last_seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        hints.get(user_id).copied()
+    }
+
+    fn remember(&self, user_id: &str, seq: u64) {
+        let mut hints = self
+            .last_seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if hints.len() >= MAX_HINTS && !hints.contains_key(user_id) {
+            hints.clear();
+        }
+        let last = hints.entry(user_id.to_owned()).or_default();
+        *last = (*last).max(seq);
     }
 
     /// Up to `limit` entries after position `after`, oldest first.

@@ -52,3 +52,35 @@ async fn racing_appends_take_consecutive_positions_and_duplicates_collapse() {
         Appended::New(1)
     );
 }
+
+#[tokio::test]
+async fn instances_appending_in_turn_leave_no_gap_and_no_repeat() {
+    let app = spawn_app().await;
+    // Two gateway instances: each remembers only the positions it wrote itself.
+    let (a, b) = (ChangeFeed::new(&app.db), ChangeFeed::new(&app.db));
+    a.ensure_indexes().await.expect("indexes");
+    let turns = [&a, &b, &b, &a, &b, &a, &a, &b];
+    let mut positions = Vec::new();
+    for (game, feed) in turns.iter().enumerate() {
+        positions.push(
+            feed.append(&entry("patient", game))
+                .await
+                .expect("appended"),
+        );
+    }
+    let expected: Vec<Appended> = (1..=8).map(Appended::New).collect();
+    assert_eq!(positions, expected);
+
+    // A change already in the feed is found by either instance, whatever it
+    // remembers, and nothing is added.
+    assert_eq!(
+        a.append(&entry("patient", 1)).await.expect("appended"),
+        Appended::Existing(2)
+    );
+    assert_eq!(
+        b.append(&entry("patient", 7)).await.expect("appended"),
+        Appended::Existing(8)
+    );
+    assert_eq!(b.last_seq("patient").await.expect("end"), 8);
+    assert_eq!(a.after("patient", 0, 100).await.expect("read").len(), 8);
+}
