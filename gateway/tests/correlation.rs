@@ -13,20 +13,20 @@ mod helpers;
 #[allow(dead_code)]
 #[path = "api/upload_helpers.rs"]
 mod upload_helpers;
+#[path = "api/worker_helpers.rs"]
+mod worker_helpers;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mongodb::bson::{Document, doc};
-use processing_service::analytics::AnalysisConfig;
-use processing_service::worker::{Worker, WorkerSettings};
 use serde_json::Value;
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use helpers::spawn_app;
 use upload_helpers::{SAMPLE, accepted_game_id, post_game, user};
+use worker_helpers::start_worker;
 
 /// Where the subscriber writes: every line, kept.
 #[derive(Clone, Default)]
@@ -76,19 +76,7 @@ async fn every_log_line_of_a_game_carries_the_correlation_id_of_its_upload() {
     );
 
     let app = spawn_app().await;
-    let worker = Worker::build(WorkerSettings {
-        bus: app.bus.settings().clone(),
-        store: app.store.clone(),
-        concurrency: 1,
-        prefetch: 2,
-        ops: shared_ops::OpsSettings::for_tests(),
-        max_recording_bytes: 16 << 20,
-        analysis: AnalysisConfig::default(),
-    })
-    .await
-    .expect("the worker starts on the gateway's stack");
-    let stop = CancellationToken::new();
-    let worker = tokio::spawn(worker.run_until_stopped(stop.clone()));
+    let worker = start_worker(&app, 1, 2).await;
 
     let (access, _) = user(&app).await;
     let correlation_id = Uuid::now_v7().to_string();
@@ -134,8 +122,7 @@ async fn every_log_line_of_a_game_carries_the_correlation_id_of_its_upload() {
         .await
         .expect("read");
     assert!(result.is_some(), "the game was analysed");
-    stop.cancel();
-    worker.await.expect("join").expect("the worker stops");
+    worker.stop().await;
 
     let lines: Vec<Value> = captured
         .lines()

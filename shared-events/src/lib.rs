@@ -23,6 +23,8 @@
 //! - [`dead_letters`]: browsing the dead-letter queue and redriving from it.
 //! - [`inspect`]: queue depths and consumers by passive declare.
 //! - [`header_values`]: reading and rewriting AMQP header values.
+//! - `testing` (feature `testing`, for other crates' tests): draining and
+//!   counting a queue's messages.
 //! - [`telemetry`], [`shutdown`]: the logging setup and the stop signal every
 //!   process uses.
 
@@ -41,6 +43,8 @@ pub mod settings;
 pub mod shutdown;
 pub mod stream;
 pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod topology;
 
 pub use connection::{Bus, BusError};

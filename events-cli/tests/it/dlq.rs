@@ -9,11 +9,12 @@ use shared_events::lapin::options::{
 };
 use shared_events::lapin::types::FieldTable;
 use shared_events::publisher::{OutgoingMessage, headers};
+use shared_events::testing::{depth, drain, processing_event, wait_for_depth};
 use shared_events::{ConsumerRunner, DeliveryContext, Envelope, Handler, HandlerError, WorkQueue};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::helpers::{Stack, WAIT, header_text, ids, processing, reconciliation};
+use crate::helpers::{Stack, WAIT, header_text, ids, reconciliation};
 
 /// A handler that fails every message permanently, or handles it, and remembers.
 #[derive(Clone)]
@@ -76,11 +77,14 @@ fn run_worker(stack: &Stack, worker: &Worker) -> (CancellationToken, tokio::task
 async fn a_poison_message_shows_its_reason_and_once_fixed_a_redrive_gets_it_processed() {
     let stack = Stack::new().await;
     let (user, game) = (Uuid::now_v7(), Uuid::now_v7());
-    let poison = processing(user, game);
+    let poison = processing_event(user, game);
     let broken = Worker::new(false);
     let (stop, task) = run_worker(&stack, &broken);
     stack.publish(std::slice::from_ref(&poison)).await;
-    assert_eq!(stack.wait_for_depth(&stack.dead_letters(), 1).await, 1);
+    assert_eq!(
+        wait_for_depth(&stack.bus, &stack.dead_letters(), 1, WAIT).await,
+        1
+    );
     stop.cancel();
     task.await.expect("runner");
 
@@ -125,7 +129,7 @@ async fn a_poison_message_shows_its_reason_and_once_fixed_a_redrive_gets_it_proc
         shown.stdout
     );
     assert!(shown.stdout.contains("bytes of base64"), "{}", shown.stdout);
-    assert_eq!(stack.depth(&stack.dead_letters()).await, 1);
+    assert_eq!(depth(&stack.bus, &stack.dead_letters()).await, 1);
 
     // The fault is fixed: a healthy worker, and the message redriven.
     let fixed = Worker::new(true);
@@ -144,7 +148,7 @@ async fn a_poison_message_shows_its_reason_and_once_fixed_a_redrive_gets_it_proc
     assert_eq!(seen[0].0, poison, "the same event, intact");
     assert_eq!(seen[0].1.retries, 0, "its retry count starts over");
     assert_eq!(
-        stack.depth(&stack.dead_letters()).await,
+        depth(&stack.bus, &stack.dead_letters()).await,
         0,
         "gone from the DLQ"
     );
@@ -180,7 +184,7 @@ async fn crash_on_every_delivery(stack: &Stack, queue: &str) {
         .await
         .expect("consume");
     let deadline = tokio::time::Instant::now() + WAIT;
-    while stack.depth(&stack.dead_letters()).await == 0 {
+    while depth(&stack.bus, &stack.dead_letters()).await == 0 {
         assert!(
             tokio::time::Instant::now() < deadline,
             "never dead-lettered"
@@ -244,7 +248,7 @@ async fn a_message_the_broker_dead_lettered_shows_x_death_and_redrives_where_tol
         .events(&["dlq", "redrive", "--all", "--to", &parking])
         .await
         .ok();
-    let parked = stack.drain(&parking).await;
+    let parked = drain(&stack.bus, &parking).await;
     assert_eq!(ids(&parked), [event.id]);
     let headers_left = parked[0]
         .delivery
@@ -258,7 +262,7 @@ async fn a_message_the_broker_dead_lettered_shows_x_death_and_redrives_where_tol
         header_text(&parked[0], headers::USER_ID),
         event.event.user_id().map(|u| u.to_string())
     );
-    assert_eq!(stack.depth(&stack.dead_letters()).await, 0);
+    assert_eq!(depth(&stack.bus, &stack.dead_letters()).await, 0);
     let _ = channel
         .queue_delete(parking.as_str().into(), QueueDeleteOptions::default())
         .await;
@@ -280,18 +284,21 @@ async fn purge_refuses_without_yes() {
             .await
             .expect("publish");
     }
-    assert_eq!(stack.wait_for_depth(&stack.dead_letters(), 2).await, 2);
+    assert_eq!(
+        wait_for_depth(&stack.bus, &stack.dead_letters(), 2, WAIT).await,
+        2
+    );
 
     let refused = stack.events(&["dlq", "purge"]).await.failed();
     assert!(refused.stderr.contains("--yes"), "{}", refused.stderr);
     assert_eq!(
-        stack.depth(&stack.dead_letters()).await,
+        depth(&stack.bus, &stack.dead_letters()).await,
         2,
         "nothing deleted"
     );
 
     let run = stack.events(&["dlq", "purge", "--yes"]).await.ok();
     assert!(run.stdout.contains("Purged 2"), "{}", run.stdout);
-    assert_eq!(stack.depth(&stack.dead_letters()).await, 0);
+    assert_eq!(depth(&stack.bus, &stack.dead_letters()).await, 0);
     stack.cleanup().await;
 }

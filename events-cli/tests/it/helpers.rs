@@ -3,11 +3,9 @@
 use std::process::Output;
 use std::time::Duration;
 
-use shared_events::events::{
-    EncodedRecording, GameOutcome, Job, ProcessingEventV1, ReconciliationEventV1, TimerFiredV1,
-};
+use shared_events::events::{GameOutcome, Job, ReconciliationEventV1, TimerFiredV1};
 use shared_events::lapin::message::BasicGetMessage;
-use shared_events::lapin::options::{BasicGetOptions, QueuePurgeOptions};
+use shared_events::lapin::options::QueuePurgeOptions;
 use shared_events::{Bus, BusSettings, Envelope, Event, Publisher, WorkQueue};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -91,22 +89,6 @@ impl Stack {
         }
     }
 
-    /// Takes every message off `queue` (acked: gone).
-    pub async fn drain(&self, queue: &str) -> Vec<BasicGetMessage> {
-        let connection = self.bus.connect("test drain").await.expect("connect");
-        let channel = connection.create_channel().await.expect("channel");
-        let mut messages = Vec::new();
-        while let Some(message) = channel
-            .basic_get(queue.into(), BasicGetOptions { no_ack: true })
-            .await
-            .expect("basic.get")
-        {
-            messages.push(message);
-        }
-        let _ = connection.close(200, "done".into()).await;
-        messages
-    }
-
     pub async fn purge(&self, queue: &str) {
         let connection = self.bus.connect("test purge").await.expect("connect");
         let channel = connection.create_channel().await.expect("channel");
@@ -120,29 +102,6 @@ impl Stack {
     pub async fn purge_work_queues(&self) {
         for queue in WorkQueue::ALL {
             self.purge(&self.queue(queue)).await;
-        }
-    }
-
-    /// Ready messages in `queue`.
-    pub async fn depth(&self, queue: &str) -> u32 {
-        let connection = self.bus.connect("test depth").await.expect("connect");
-        let stat = events_cli::broker::queue_stat(&connection, queue)
-            .await
-            .expect("stat")
-            .expect("queue exists");
-        let _ = connection.close(200, "done".into()).await;
-        stat.ready
-    }
-
-    /// Polls until `queue` holds `count` ready messages or [`WAIT`] passes.
-    pub async fn wait_for_depth(&self, queue: &str, count: u32) -> u32 {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            let depth = self.depth(queue).await;
-            if depth == count || tokio::time::Instant::now() > deadline {
-                return depth;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
@@ -201,20 +160,6 @@ impl Run {
             .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
             .collect()
     }
-}
-
-pub fn processing(user: Uuid, game: Uuid) -> Envelope {
-    let now = OffsetDateTime::now_utc();
-    Envelope::new(Event::ProcessingV1(ProcessingEventV1 {
-        user_id: user,
-        game_id: game,
-        exercise: "piano".into(),
-        score: 1234,
-        started_at: now,
-        ended_at: now,
-        recording: EncodedRecording::from_json(br#"{"sample_rate_hz":100,"angles_deg":{}}"#)
-            .expect("compress"),
-    }))
 }
 
 pub fn reconciliation(user: Uuid, game: Uuid) -> Envelope {

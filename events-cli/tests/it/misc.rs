@@ -3,6 +3,7 @@
 use shared_events::events::{Job, TimerFiredV1};
 use shared_events::lapin::options::{BasicConsumeOptions, BasicQosOptions};
 use shared_events::lapin::types::FieldTable;
+use shared_events::testing::drain;
 use shared_events::{Envelope, Event, WorkQueue};
 use uuid::Uuid;
 
@@ -13,7 +14,7 @@ async fn a_trigger_publishes_a_timer_with_a_window_of_its_own() {
     let stack = Stack::new().await;
     stack.events(&["trigger", "backup"]).await.ok();
     stack.events(&["trigger", "backup"]).await.ok();
-    let timers = stack.drain(&stack.queue(WorkQueue::Jobs)).await;
+    let timers = drain(&stack.bus, &stack.queue(WorkQueue::Jobs)).await;
     let windows: Vec<i64> = timers
         .iter()
         .map(|m| {
@@ -40,7 +41,7 @@ async fn a_trigger_publishes_a_timer_with_a_window_of_its_own() {
         .events(&["trigger", "sync", "--window", "42"])
         .await
         .ok();
-    let timers = stack.drain(&stack.queue(WorkQueue::Jobs)).await;
+    let timers = drain(&stack.bus, &stack.queue(WorkQueue::Jobs)).await;
     let event = Envelope::from_json(&timers[0].delivery.data)
         .expect("envelope")
         .event;

@@ -1,11 +1,12 @@
 //! `events replay`: exactly the range, to the right queues, marked, and only once.
 
 use shared_events::publisher::headers;
+use shared_events::testing::{depth, drain, processing_event};
 use shared_events::{Envelope, WorkQueue};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::helpers::{Stack, header_text, ids, processing, reconciliation, rfc3339, timer};
+use crate::helpers::{Stack, header_text, ids, reconciliation, rfc3339, timer};
 use shared_events::events::Job;
 
 /// The history stream's last offset, as `events stats` reports it.
@@ -27,15 +28,17 @@ async fn a_replay_of_a_time_range_republishes_exactly_the_events_in_it() {
     stack.publish(&before).await;
     let from = OffsetDateTime::now_utc();
     let inside = vec![
-        processing(user, Uuid::now_v7()),
+        processing_event(user, Uuid::now_v7()),
         reconciliation(user, Uuid::now_v7()),
         timer(Job::Sync, 7),
-        processing(user, Uuid::now_v7()),
+        processing_event(user, Uuid::now_v7()),
         reconciliation(user, Uuid::now_v7()),
     ];
     stack.publish(&inside).await;
     let to = OffsetDateTime::now_utc();
-    let after: Vec<Envelope> = (0..3).map(|_| processing(user, Uuid::now_v7())).collect();
+    let after: Vec<Envelope> = (0..3)
+        .map(|_| processing_event(user, Uuid::now_v7()))
+        .collect();
     stack.publish(&after).await;
     // The originals went to the work queues too; keep only what the replay sends.
     stack.purge_work_queues().await;
@@ -52,9 +55,9 @@ async fn a_replay_of_a_time_range_republishes_exactly_the_events_in_it() {
         run.stderr
     );
 
-    let replayed_processing = stack.drain(&stack.queue(WorkQueue::Processing)).await;
-    let replayed_reconciliation = stack.drain(&stack.queue(WorkQueue::Reconciliation)).await;
-    let replayed_jobs = stack.drain(&stack.queue(WorkQueue::Jobs)).await;
+    let replayed_processing = drain(&stack.bus, &stack.queue(WorkQueue::Processing)).await;
+    let replayed_reconciliation = drain(&stack.bus, &stack.queue(WorkQueue::Reconciliation)).await;
+    let replayed_jobs = drain(&stack.bus, &stack.queue(WorkQueue::Jobs)).await;
     assert_eq!(ids(&replayed_processing), [inside[0].id, inside[3].id]);
     assert_eq!(ids(&replayed_reconciliation), [inside[1].id, inside[4].id]);
     assert_eq!(ids(&replayed_jobs), [inside[2].id]);
@@ -93,7 +96,7 @@ async fn a_replay_of_a_time_range_republishes_exactly_the_events_in_it() {
         .events(&["replay", "--from", &rfc3339(from), "--to", &rfc3339(to)])
         .await
         .ok();
-    let again = stack.drain(&stack.queue(WorkQueue::Processing)).await;
+    let again = drain(&stack.bus, &stack.queue(WorkQueue::Processing)).await;
     assert_eq!(ids(&again), ids(&replayed_processing));
     let second_replay = header_text(&again[0], headers::REPLAY).expect("replay header");
     assert_ne!(second_replay, first_replay, "each replay has its own id");
@@ -104,7 +107,7 @@ async fn a_replay_of_a_time_range_republishes_exactly_the_events_in_it() {
 async fn a_dry_run_lists_the_matching_events_and_publishes_nothing() {
     let stack = Stack::new().await;
     let sent: Vec<Envelope> = (0..4)
-        .map(|_| processing(Uuid::now_v7(), Uuid::now_v7()))
+        .map(|_| processing_event(Uuid::now_v7(), Uuid::now_v7()))
         .collect();
     stack.publish(&sent).await;
     stack.purge_work_queues().await;
@@ -126,7 +129,7 @@ async fn a_dry_run_lists_the_matching_events_and_publishes_nothing() {
         run.stderr
     );
     for queue in WorkQueue::ALL {
-        assert_eq!(stack.depth(&stack.queue(queue)).await, 0, "{queue:?}");
+        assert_eq!(depth(&stack.bus, &stack.queue(queue)).await, 0, "{queue:?}");
     }
     stack.cleanup().await;
 }
@@ -137,11 +140,11 @@ async fn type_user_and_game_filters_select_exactly_what_they_say() {
     let (alice, bob) = (Uuid::now_v7(), Uuid::now_v7());
     let (g1, g2, g3) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
     let events = vec![
-        processing(alice, g1),
+        processing_event(alice, g1),
         reconciliation(alice, g1),
-        processing(bob, g2),
+        processing_event(bob, g2),
         reconciliation(bob, g2),
-        processing(alice, g3),
+        processing_event(alice, g3),
         timer(Job::Backup, 3),
     ];
     stack.publish(&events).await;
@@ -179,7 +182,7 @@ async fn type_user_and_game_filters_select_exactly_what_they_say() {
         stack.events(&args).await.ok();
         for (queue, want) in queues.iter().zip(wanted) {
             assert_eq!(
-                ids(&stack.drain(queue).await),
+                ids(&drain(&stack.bus, queue).await),
                 want,
                 "{filter:?} into {queue}"
             );
@@ -203,7 +206,7 @@ async fn an_offset_range_includes_both_ends_and_stops_at_the_end_of_the_stream()
         .await
         .ok();
     assert_eq!(
-        ids(&stack.drain(&queue).await),
+        ids(&drain(&stack.bus, &queue).await),
         [sent[2].id, sent[3].id, sent[4].id]
     );
 
@@ -215,7 +218,7 @@ async fn an_offset_range_includes_both_ends_and_stops_at_the_end_of_the_stream()
         .await
         .ok();
     assert_eq!(
-        ids(&stack.drain(&queue).await),
+        ids(&drain(&stack.bus, &queue).await),
         [sent[3].id, sent[4].id, sent[5].id]
     );
 

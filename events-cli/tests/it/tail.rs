@@ -5,21 +5,22 @@ use std::time::Duration;
 
 use shared_events::Envelope;
 use shared_events::events::Job;
+use shared_events::testing::processing_event;
 use tokio::io::AsyncReadExt as _;
 use uuid::Uuid;
 
-use crate::helpers::{Stack, WAIT, processing, reconciliation, timer};
+use crate::helpers::{Stack, WAIT, reconciliation, timer};
 
 #[tokio::test]
 async fn tail_from_first_shows_the_history_in_order() {
     let stack = Stack::new().await;
     let user = Uuid::now_v7();
     let sent = vec![
-        processing(user, Uuid::now_v7()),
+        processing_event(user, Uuid::now_v7()),
         reconciliation(user, Uuid::now_v7()),
         timer(Job::Sync, 1),
         reconciliation(Uuid::now_v7(), Uuid::now_v7()),
-        processing(user, Uuid::now_v7()),
+        processing_event(user, Uuid::now_v7()),
     ];
     stack.publish(&sent).await;
 

@@ -5,14 +5,13 @@ use std::time::Duration;
 
 use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
-use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use subtle::ConstantTimeEq as _;
 
 use super::{Dashboard, digest};
-use crate::auth::extractor::bearer_token;
+use crate::auth::extractor::bearer_from;
 use crate::error::{ApiError, TokenProblem};
 use crate::state::AppState;
 
@@ -26,15 +25,7 @@ impl FromRequestParts<AppState> for Operator {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AdminError> {
         let dashboard = state.admin.dashboard().ok_or(ApiError::NotFound)?;
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .ok_or(ApiError::Unauthenticated(TokenProblem::Missing))?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(bearer_token)
-            .ok_or(ApiError::Unauthenticated(TokenProblem::Malformed))?;
+        let token = bearer_from(parts)?;
         if bool::from(digest(token).ct_eq(&dashboard.token_digest)) {
             return Ok(Self(dashboard.clone()));
         }

@@ -20,15 +20,7 @@ impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .ok_or(ApiError::Unauthenticated(TokenProblem::Missing))?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(bearer_token)
-            .ok_or(ApiError::Unauthenticated(TokenProblem::Malformed))?;
+        let token = bearer_from(parts)?;
         authenticate(token, parts, state)
     }
 }
@@ -83,8 +75,22 @@ fn authenticate(token: &str, parts: &Parts, state: &AppState) -> Result<AuthUser
     })
 }
 
+/// The token of the request's `Authorization: Bearer` header: `401` if there is
+/// no header, or if it holds another kind of credential.
+pub(crate) fn bearer_from(parts: &Parts) -> Result<&str, ApiError> {
+    let header = parts
+        .headers
+        .get(AUTHORIZATION)
+        .ok_or(ApiError::Unauthenticated(TokenProblem::Missing))?;
+    header
+        .to_str()
+        .ok()
+        .and_then(bearer_token)
+        .ok_or(ApiError::Unauthenticated(TokenProblem::Malformed))
+}
+
 /// The token of a `Bearer` credential; the scheme is case-insensitive (RFC 9110 11.1).
-pub(crate) fn bearer_token(value: &str) -> Option<&str> {
+fn bearer_token(value: &str) -> Option<&str> {
     let (scheme, token) = value.split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
@@ -92,7 +98,10 @@ pub(crate) fn bearer_token(value: &str) -> Option<&str> {
 
 #[cfg(test)]
 mod tests {
-    use super::bearer_token;
+    use axum::http::Request;
+
+    use super::{bearer_from, bearer_token};
+    use crate::error::{ApiError, TokenProblem};
 
     #[test]
     fn only_bearer_credentials_yield_a_token() {
@@ -101,5 +110,28 @@ mod tests {
         assert_eq!(bearer_token("Basic abc"), None);
         assert_eq!(bearer_token("Bearer "), None);
         assert_eq!(bearer_token("Bearerabc"), None);
+    }
+
+    fn problem_with(authorization: Option<&str>) -> Option<TokenProblem> {
+        let mut request = Request::builder();
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        let (parts, ()) = request.body(()).expect("request").into_parts();
+        match bearer_from(&parts) {
+            Ok(_) => None,
+            Err(ApiError::Unauthenticated(problem)) => Some(problem),
+            Err(other) => panic!("not a 401: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_missing_header_and_another_scheme_are_told_apart() {
+        assert_eq!(problem_with(None), Some(TokenProblem::Missing));
+        assert_eq!(
+            problem_with(Some("Basic abc")),
+            Some(TokenProblem::Malformed)
+        );
+        assert_eq!(problem_with(Some("Bearer abc")), None);
     }
 }

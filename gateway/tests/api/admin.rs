@@ -7,8 +7,10 @@ use serde_json::Value;
 use shared_events::WorkQueue;
 use shared_events::header_values::get_text;
 use shared_events::publisher::headers;
+use shared_events::testing::{depth, drain, processing_event};
+use uuid::Uuid;
 
-use crate::admin_helpers::{processing_event, spawn_admin_app};
+use crate::admin_helpers::spawn_admin_app;
 use crate::helpers::{error_of, spawn_app, unique_username};
 
 const ENDPOINTS: [&str; 4] = [
@@ -121,8 +123,8 @@ async fn a_dead_letter_is_listed_and_a_redrive_moves_it_back_to_its_work_queue()
         "{letter}"
     );
     // Looking took nothing away.
-    assert_eq!(app.depth(&dead_letters).await, 1);
-    assert_eq!(app.depth(&processing).await, 0);
+    assert_eq!(depth(&app.bus, &dead_letters).await, 1);
+    assert_eq!(depth(&app.bus, &processing).await, 0);
 
     let redriven = app
         .admin_post(
@@ -134,8 +136,8 @@ async fn a_dead_letter_is_listed_and_a_redrive_moves_it_back_to_its_work_queue()
     let body: Value = redriven.json().await.expect("json");
     assert_eq!(body["queue"], processing.as_str());
 
-    assert_eq!(app.depth(&dead_letters).await, 0, "gone from the DLQ");
-    let back = app.drain(&processing).await;
+    assert_eq!(depth(&app.bus, &dead_letters).await, 0, "gone from the DLQ");
+    let back = drain(&app.bus, &processing).await;
     assert_eq!(back.len(), 1, "on its work queue");
     let properties = &back[0].delivery.properties;
     assert_eq!(
@@ -192,7 +194,7 @@ async fn queues_show_depth_consumers_and_the_change_between_polls() {
     let publisher = shared_events::Publisher::new(app.bus.clone(), "test publisher");
     for _ in 0..3 {
         publisher
-            .publish(&processing_event())
+            .publish(&processing_event(Uuid::now_v7(), Uuid::now_v7()))
             .await
             .expect("published");
     }

@@ -17,6 +17,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use mongodb::bson::{DateTime, Document, doc};
 use serde_json::json;
 use shared_events::WorkQueue;
+use shared_events::testing::{drain, wait_for_depth};
 use tokio::process::{Child, Command};
 
 use crate::admin_helpers::{WAIT, spawn_admin_app};
@@ -149,8 +150,8 @@ async fn scenario(driver: &ChromeDriver) {
 
     // On the broker: out of the dead-letter queue, back on its work queue.
     let dead_letters = app.bus.topology().dead_letter_queue();
-    assert_eq!(app.wait_for_depth(&dead_letters, 0).await, 0);
-    let back = app.drain(&processing).await;
+    assert_eq!(wait_for_depth(&app.bus, &dead_letters, 0, WAIT).await, 0);
+    let back = drain(&app.bus, &processing).await;
     let ids: Vec<String> = back
         .iter()
         .filter_map(|m| {

@@ -5,14 +5,14 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::feed_helpers::start_worker;
 use crate::helpers::spawn_app;
 use crate::upload_helpers::{SAMPLE, accepted_game_id, post_game, user};
+use crate::worker_helpers::start_worker;
 
 #[tokio::test]
 async fn an_uploaded_game_is_analysed_and_the_phone_reads_its_metrics_and_progress() {
     let app = spawn_app().await;
-    let worker = start_worker(&app).await;
+    let worker = start_worker(&app, 2, 4).await;
 
     let (access, _) = user(&app).await;
     let game_id =

@@ -1,65 +1,17 @@
-//! What the sync and notification tests share: a real processing worker beside the
-//! gateway, a phone's WebSocket, and reading the whole change feed.
+//! What the sync and notification tests share: a phone's WebSocket, and reading
+//! the whole change feed.
 
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use processing_service::analytics::AnalysisConfig;
-use processing_service::worker::{Worker, WorkerSettings};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-use tokio_util::sync::CancellationToken;
 
 use crate::helpers::TestApp;
-
-/// A processing worker on the app's stack; stops when dropped.
-pub struct RunningWorker {
-    stop: CancellationToken,
-    running: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-}
-
-impl RunningWorker {
-    /// Stops the worker and checks it stopped cleanly.
-    pub async fn stop(mut self) {
-        self.stop.cancel();
-        if let Some(running) = self.running.take() {
-            running
-                .await
-                .expect("worker task")
-                .expect("the worker stops cleanly");
-        }
-    }
-}
-
-impl Drop for RunningWorker {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
-}
-
-pub async fn start_worker(app: &TestApp) -> RunningWorker {
-    let worker = Worker::build(WorkerSettings {
-        bus: app.bus.settings().clone(),
-        store: app.store.clone(),
-        concurrency: 2,
-        prefetch: 4,
-        ops: shared_ops::OpsSettings::for_tests(),
-        max_recording_bytes: 16 << 20,
-        analysis: AnalysisConfig::default(),
-    })
-    .await
-    .expect("the worker starts on the gateway's stack");
-    let stop = CancellationToken::new();
-    let running = tokio::spawn(worker.run_until_stopped(stop.clone()));
-    RunningWorker {
-        stop,
-        running: Some(running),
-    }
-}
 
 /// How a phone presents its access token on the upgrade.
 #[derive(Debug, Clone, Copy)]

@@ -32,3 +32,4 @@ mod upload;
 mod upload_helpers;
 mod upload_outage;
 mod upload_refused;
+mod worker_helpers;

@@ -7,9 +7,10 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio_tungstenite::tungstenite;
 
-use crate::feed_helpers::{TokenIn, connect, start_worker, sync, wait_for_changes};
+use crate::feed_helpers::{TokenIn, connect, sync, wait_for_changes};
 use crate::helpers::spawn_app;
 use crate::upload_helpers::{SAMPLE, accepted_game_id, post_game, user};
+use crate::worker_helpers::start_worker;
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -17,7 +18,7 @@ const WAIT: Duration = Duration::from_secs(60);
 async fn an_upload_on_one_instance_is_notified_on_the_other() {
     let app = spawn_app().await;
     let instance_b = app.another_instance().await;
-    let _worker = start_worker(&app).await;
+    let _worker = start_worker(&app, 2, 4).await;
     let (access, _) = user(&app).await;
 
     let mut phone = connect(&instance_b, Some(&access), TokenIn::Header, None)
@@ -80,7 +81,7 @@ async fn a_socket_without_a_valid_token_is_refused() {
 #[tokio::test]
 async fn a_dropped_socket_that_reconnects_with_its_cursor_is_caught_up() {
     let app = spawn_app().await;
-    let _worker = start_worker(&app).await;
+    let _worker = start_worker(&app, 2, 4).await;
     let (access, _) = user(&app).await;
     let mut phone = connect(&app.address, Some(&access), TokenIn::Header, None)
         .await

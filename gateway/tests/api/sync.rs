@@ -8,9 +8,10 @@ use shared_events::events::{GameOutcome, ReconciliationEventV1};
 use shared_events::{Envelope, Event, Publisher};
 use uuid::Uuid;
 
-use crate::feed_helpers::{TokenIn, connect, start_worker, sync, wait_for_changes};
+use crate::feed_helpers::{TokenIn, connect, sync, wait_for_changes};
 use crate::helpers::{error_of, spawn_app, spawn_app_with};
 use crate::upload_helpers::{SAMPLE, accepted_game_id, post_game, user};
+use crate::worker_helpers::start_worker;
 
 fn cursors(changes: &[Value]) -> Vec<String> {
     changes
@@ -22,7 +23,7 @@ fn cursors(changes: &[Value]) -> Vec<String> {
 #[tokio::test]
 async fn a_phone_offline_during_three_uploads_gets_all_three_in_order_once() {
     let app = spawn_app().await;
-    let _worker = start_worker(&app).await;
+    let _worker = start_worker(&app, 2, 4).await;
     let (access, _) = user(&app).await;
     let (status, empty) = sync(&app, &app.address, &access, "").await;
     assert_eq!(status, 200);
@@ -201,7 +202,7 @@ async fn an_invalid_or_foreign_cursor_is_refused() {
 #[tokio::test]
 async fn progress_lists_each_exercise_with_its_metrics() {
     let app = spawn_app().await;
-    let _worker = start_worker(&app).await;
+    let _worker = start_worker(&app, 2, 4).await;
     let (access, user_id) = user(&app).await;
     let get_progress = || async {
         let response = app
