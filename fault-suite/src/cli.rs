@@ -102,6 +102,7 @@ fn default_faults() -> Vec<FaultKind> {
         WorkerKill,
         WorkerKill,
         RabbitmqRestart,
+        RabbitmqKill,
         RedisRestart,
         MongodbRestart,
         GatewayRestart,

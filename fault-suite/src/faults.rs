@@ -27,6 +27,8 @@ pub enum FaultKind {
     WorkerKill,
     /// `rabbitmqctl stop_app`, `start_app`.
     RabbitmqRestart,
+    /// `kill -9` of the RabbitMQ node's VM, then a start on its data.
+    RabbitmqKill,
     /// `kill -9` of Redis and a start without its data.
     RedisRestart,
     /// SecantusDB stopped and started on its data.
@@ -45,6 +47,7 @@ impl FaultKind {
             Self::Baseline => "none (baseline)",
             Self::WorkerKill => "`kill -9` processing worker",
             Self::RabbitmqRestart => "RabbitMQ restart (`stop_app`/`start_app`)",
+            Self::RabbitmqKill => "`kill -9` RabbitMQ node, restart",
             Self::RedisRestart => "Redis restart, data lost",
             Self::MongodbRestart => "MongoDB-compatible server restart",
             Self::GatewayRestart => "`kill -9` gateway mid-upload, restart",
@@ -94,6 +97,10 @@ pub async fn inject(
         FaultKind::RabbitmqRestart => {
             hit = Instant::now();
             servers.rabbitmq.restart_app(DOWN).await?;
+        }
+        FaultKind::RabbitmqKill => {
+            hit = Instant::now();
+            servers.rabbitmq.crash_and_restart(DOWN).await?;
         }
         FaultKind::RedisRestart => {
             hit = Instant::now();

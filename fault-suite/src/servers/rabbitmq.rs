@@ -135,6 +135,30 @@ impl RabbitNode {
         self.await_startup().await
     }
 
+    /// `kill -9` of the node's Erlang VM in the middle of its work, a pause, and a
+    /// start on the same data: what a power cut or the OOM killer does. Quorum queues
+    /// recover from their write-ahead log; a message the broker confirmed must be
+    /// there.
+    pub async fn crash_and_restart(&mut self, down: Duration) -> anyhow::Result<()> {
+        let pid = std::fs::read_to_string(&self.pid_file)
+            .context("The RabbitMQ node wrote no pid file")?;
+        let pid: u32 = pid.trim().parse().context("A pid file without a pid")?;
+        let killed = Command::new("kill")
+            .arg("-KILL")
+            .arg(pid.to_string())
+            .status()
+            .context("Failed to run kill")?;
+        anyhow::ensure!(
+            killed.success(),
+            "kill -9 of the RabbitMQ node {pid} failed"
+        );
+        // The start script whose child the VM was ends with it: reap it.
+        self.process.kill();
+        tokio::time::sleep(down).await;
+        self.process.start()?;
+        self.await_startup().await
+    }
+
     /// Halts the node and reaps its processes (by the pids it started).
     pub fn stop(&mut self) {
         if self.process.pid().is_none() {
