@@ -55,7 +55,7 @@ pub use observe::{BusObserver, Settled};
 pub use publisher::{PublishError, Publisher};
 pub use settings::BusSettings;
 pub use stream::{StreamReader, StreamRecord, StreamStart};
-pub use topology::{Topology, WorkQueue};
+pub use topology::{QueueRole, Topology, WorkQueue};
 
 /// The AMQP client, for callers that need lower-level access (tools, tests)
 /// with the exact version the plumbing uses.

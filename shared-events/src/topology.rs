@@ -21,6 +21,15 @@ use lapin::{Channel, ExchangeKind};
 
 use crate::events::Event;
 
+/// What a queue that holds messages is for (see [`Topology::message_queues`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueRole {
+    Work(WorkQueue),
+    /// Where `WorkQueue`'s transiently failed messages wait out the retry delay.
+    Retry(WorkQueue),
+    DeadLetters,
+}
+
 /// A quorum queue that takes part in the competing-consumer pattern.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum WorkQueue {
@@ -122,6 +131,19 @@ impl Topology {
 
     pub fn dead_letter_queue(&self) -> String {
         format!("{}.dead-letters", self.prefix)
+    }
+
+    /// Every queue whose depth means something, in the order operators read them:
+    /// each work queue followed by its retry queue, then the dead-letter queue (not
+    /// the history stream, whose "depth" is its whole retention).
+    pub fn message_queues(&self) -> Vec<(String, QueueRole)> {
+        let mut queues = Vec::new();
+        for queue in WorkQueue::ALL {
+            queues.push((self.queue(queue), QueueRole::Work(queue)));
+            queues.push((self.retry_queue(queue), QueueRole::Retry(queue)));
+        }
+        queues.push((self.dead_letter_queue(), QueueRole::DeadLetters));
+        queues
     }
 
     /// The stream that keeps every event for replay.
@@ -363,6 +385,35 @@ mod tests {
         assert_eq!(topology.retry_queue(WorkQueue::Jobs), "blue.jobs.retry");
         assert_eq!(topology.dead_letter_queue(), "blue.dead-letters");
         assert_eq!(topology.history_stream(), "blue.history");
+    }
+
+    #[test]
+    fn the_message_queues_are_each_work_queue_with_its_retry_queue_then_the_dead_letters() {
+        let names: Vec<String> = Topology::new("blue")
+            .message_queues()
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "blue.processing",
+                "blue.processing.retry",
+                "blue.reconciliation",
+                "blue.reconciliation.retry",
+                "blue.jobs",
+                "blue.jobs.retry",
+                "blue.dead-letters",
+            ]
+        );
+        let roles: Vec<QueueRole> = Topology::new("blue")
+            .message_queues()
+            .into_iter()
+            .map(|(_, role)| role)
+            .collect();
+        assert_eq!(roles[2], QueueRole::Work(WorkQueue::Reconciliation));
+        assert_eq!(roles[3], QueueRole::Retry(WorkQueue::Reconciliation));
+        assert_eq!(roles[6], QueueRole::DeadLetters);
     }
 
     #[test]

@@ -6,19 +6,12 @@
 //! is opened on first use and dropped on any error, so the next use reconnects
 //! and so re-checks the credentials and the vhost too.
 
+use shared_events::inspect::QueueStat;
 use shared_events::lapin::options::{ExchangeDeclareOptions, QueueDeclareOptions};
 use shared_events::lapin::types::FieldTable;
 use shared_events::lapin::{Channel, Connection, ExchangeKind};
 use shared_events::{Bus, BusError, connection::close_quietly};
 use tokio::sync::Mutex;
-
-/// The depth and consumers of one queue, from a passive declare.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct QueueStat {
-    /// Messages ready for delivery (not those delivered and awaiting an ack).
-    pub ready: u32,
-    pub consumers: u32,
-}
 
 /// A lazily opened, self-healing connection that only looks at the broker.
 #[derive(Debug)]

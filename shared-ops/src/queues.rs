@@ -18,11 +18,13 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use shared_events::{BusError, Topology, WorkQueue};
+use shared_events::BusError;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::broker_probe::{BrokerProbe, QueueStat};
+use shared_events::inspect::QueueStat;
+
+use crate::broker_probe::BrokerProbe;
 use crate::metrics::Metrics;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -45,7 +47,13 @@ impl QueuePoller {
     /// Registers the gauges in `metrics` and prepares to poll `probe`'s stack
     /// every `interval`.
     pub fn register(metrics: &mut Metrics, probe: Arc<BrokerProbe>, interval: Duration) -> Self {
-        let queues = queues_of(probe.bus().topology());
+        let queues = probe
+            .bus()
+            .topology()
+            .message_queues()
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
         let poller = Self {
             probe,
             interval,
@@ -124,15 +132,4 @@ impl QueuePoller {
             }
         })
     }
-}
-
-/// The work queues, their retry queues and the dead-letter queue.
-fn queues_of(topology: &Topology) -> Vec<String> {
-    let mut queues = Vec::new();
-    for queue in WorkQueue::ALL {
-        queues.push(topology.queue(queue));
-        queues.push(topology.retry_queue(queue));
-    }
-    queues.push(topology.dead_letter_queue());
-    queues
 }

@@ -7,7 +7,7 @@
 
 use anyhow::Context as _;
 use serde::Serialize;
-use shared_events::{Bus, StreamReader, StreamStart, WorkQueue};
+use shared_events::{Bus, QueueRole, StreamReader, StreamStart};
 
 use crate::broker::{self, QueueStat};
 use crate::cli::StatsArgs;
@@ -45,14 +45,13 @@ struct StreamLine {
 pub async fn run(bus: &Bus, args: StatsArgs) -> anyhow::Result<()> {
     let topology = bus.topology();
     let connection = broker::connect(bus, "stats").await?;
-    let mut queues = Vec::new();
-    for queue in WorkQueue::ALL {
-        queues.push((topology.queue(queue), "work queue"));
-        queues.push((topology.retry_queue(queue), "retry delay"));
-    }
-    queues.push((topology.dead_letter_queue(), "dead letters"));
     let mut lines = Vec::new();
-    for (name, role) in queues {
+    for (name, role) in topology.message_queues() {
+        let role = match role {
+            QueueRole::Work(_) => "work queue",
+            QueueRole::Retry(_) => "retry delay",
+            QueueRole::DeadLetters => "dead letters",
+        };
         let stat = broker::queue_stat(&connection, &name).await?;
         lines.push(QueueLine {
             name,

@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use axum::Json;
 use serde::Serialize;
-use shared_events::WorkQueue;
 use shared_events::inspect::queue_stat;
 use shared_events::lapin::Connection;
+use shared_events::{QueueRole, WorkQueue};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -51,13 +51,15 @@ pub fn watched(dashboard: &Dashboard) -> Vec<(String, &'static str, Option<Strin
             .unwrap_or(&name)
             .to_owned()
     };
-    let mut queues = Vec::new();
-    for queue in WorkQueue::ALL {
-        queues.push((topology.queue(queue), "work", Some(short(queue))));
-        queues.push((topology.retry_queue(queue), "retry", Some(short(queue))));
-    }
-    queues.push((topology.dead_letter_queue(), "dead_letters", None));
-    queues
+    topology
+        .message_queues()
+        .into_iter()
+        .map(|(name, role)| match role {
+            QueueRole::Work(queue) => (name, "work", Some(short(queue))),
+            QueueRole::Retry(queue) => (name, "retry", Some(short(queue))),
+            QueueRole::DeadLetters => (name, "dead_letters", None),
+        })
+        .collect()
 }
 
 pub async fn queues(Operator(dashboard): Operator) -> Result<Json<Queues>, AdminError> {
