@@ -215,33 +215,7 @@ fn rfc3339(time: OffsetDateTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lapin::types::{FieldArray, FieldTable, LongString};
-
-    fn long(value: &str) -> AMQPValue {
-        AMQPValue::LongString(LongString::from(value))
-    }
-
-    fn with(entries: Vec<(&str, AMQPValue)>) -> BasicProperties {
-        let mut headers = FieldTable::default();
-        for (name, value) in entries {
-            headers.insert(name.into(), value);
-        }
-        BasicProperties::default()
-            .with_message_id("m-1".into())
-            .with_type("reconciliation.ready".into())
-            .with_headers(headers)
-    }
-
-    fn x_death(reason: &str, queue: &str) -> AMQPValue {
-        let mut entry = FieldTable::default();
-        entry.insert("reason".into(), long(reason));
-        entry.insert("queue".into(), long(queue));
-        entry.insert("count".into(), AMQPValue::LongLongInt(1));
-        entry.insert("time".into(), AMQPValue::Timestamp(1_795_341_600));
-        let mut deaths = FieldArray::default();
-        deaths.push(AMQPValue::FieldTable(entry));
-        AMQPValue::FieldArray(deaths)
-    }
+    use crate::dead_letters::fixtures::{long, with, x_death};
 
     #[test]
     fn the_runners_reason_queue_time_and_tries_are_read() {

@@ -9,6 +9,8 @@
 //! - [`redrive`]: publishing copies with confirms and removing what was redriven.
 
 pub mod browse;
+#[cfg(test)]
+mod fixtures;
 pub mod letter;
 pub mod redrive;
 pub mod revive;

@@ -60,36 +60,13 @@ pub fn revived(properties: &BasicProperties) -> BasicProperties {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lapin::types::{AMQPValue, FieldArray, LongString};
-
-    fn long(value: &str) -> AMQPValue {
-        AMQPValue::LongString(LongString::from(value))
-    }
-
-    fn x_death() -> AMQPValue {
-        let mut entry = FieldTable::default();
-        entry.insert("reason".into(), long("delivery_limit"));
-        entry.insert("queue".into(), long("m2m.jobs"));
-        let mut deaths = FieldArray::default();
-        deaths.push(AMQPValue::FieldTable(entry));
-        AMQPValue::FieldArray(deaths)
-    }
-
-    fn with(entries: Vec<(&str, AMQPValue)>) -> BasicProperties {
-        let mut headers = FieldTable::default();
-        for (name, value) in entries {
-            headers.insert(name.into(), value);
-        }
-        BasicProperties::default()
-            .with_message_id("m-1".into())
-            .with_type("reconciliation.ready".into())
-            .with_headers(headers)
-    }
+    use crate::dead_letters::fixtures::{long, with, x_death};
+    use lapin::types::AMQPValue;
 
     #[test]
     fn a_revived_copy_has_no_death_no_retries_and_no_ttl() {
         let properties = with(vec![
-            ("x-death", x_death()),
+            ("x-death", x_death("delivery_limit", "m2m.jobs")),
             ("x-first-death-queue", long("m2m.jobs")),
             (names::DEATH_REASON, long("boom")),
             (names::RETRIES, AMQPValue::LongUInt(2)),
