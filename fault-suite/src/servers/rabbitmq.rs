@@ -140,23 +140,29 @@ impl RabbitNode {
     /// recover from their write-ahead log; a message the broker confirmed must be
     /// there.
     pub async fn crash_and_restart(&mut self, down: Duration) -> anyhow::Result<()> {
+        self.kill_vm()?;
+        // The start script whose child the VM was ends with it: reap it.
+        self.process.kill();
+        tokio::time::sleep(down).await;
+        self.process.start()?;
+        self.await_startup().await
+    }
+
+    /// `kill -9` of the node's Erlang VM, by the pid it wrote.
+    fn kill_vm(&self) -> anyhow::Result<()> {
         let pid = std::fs::read_to_string(&self.pid_file)
             .context("The RabbitMQ node wrote no pid file")?;
         let pid: u32 = pid.trim().parse().context("A pid file without a pid")?;
         let killed = Command::new("kill")
             .arg("-KILL")
             .arg(pid.to_string())
-            .status()
+            .output()
             .context("Failed to run kill")?;
         anyhow::ensure!(
-            killed.success(),
+            killed.status.success(),
             "kill -9 of the RabbitMQ node {pid} failed"
         );
-        // The start script whose child the VM was ends with it: reap it.
-        self.process.kill();
-        tokio::time::sleep(down).await;
-        self.process.start()?;
-        self.await_startup().await
+        Ok(())
     }
 
     /// Halts the node and reaps its processes (by the pids it started).
@@ -172,15 +178,9 @@ impl RabbitNode {
             .output()
             .is_ok_and(|out| out.status.success());
         // The node would not stop politely: its Erlang VM (a child of the start
-        // script) wrote its pid, which is killed directly.
-        if !stopped
-            && let Ok(pid) = std::fs::read_to_string(&self.pid_file)
-            && let Ok(pid) = pid.trim().parse::<u32>()
-        {
-            let _ = Command::new("kill")
-                .arg("-KILL")
-                .arg(pid.to_string())
-                .output();
+        // script) is killed directly.
+        if !stopped {
+            let _ = self.kill_vm();
         }
         self.process.kill();
     }
