@@ -16,11 +16,8 @@ use crate::record::Peek;
 pub struct EventType(&'static str);
 
 impl EventType {
-    pub const ALL: [&'static str; 3] = [
-        Event::PROCESSING_REQUESTED,
-        Event::RECONCILIATION_READY,
-        Event::TIMER_FIRED,
-    ];
+    /// The contract's own list, so a new event type is known here at once.
+    pub const ALL: [&'static str; Event::TYPES.len()] = Event::TYPES;
 
     pub fn as_str(self) -> &'static str {
         self.0

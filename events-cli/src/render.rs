@@ -115,7 +115,21 @@ pub fn pretty_line(offset: u64, body: &[u8]) -> String {
                 e.user_id, e.game_id, e.exercise, e.analytics_version
             )
         }
+        Event::ReconciliationV2(e) => format!(
+            "user={} game={} exercise={} outcome={} analytics={} revision={} sessions={}",
+            e.user_id,
+            e.game_id,
+            e.exercise,
+            match &e.result.outcome {
+                GameOutcome::Processed => "processed".to_owned(),
+                GameOutcome::Failed { reason } => format!("failed ({reason})"),
+            },
+            e.result.analytics_version,
+            e.result.revision,
+            e.progress.as_ref().map_or(0, |p| p.session_count)
+        ),
         Event::TimerFiredV1(e) => format!("job={} window={}", e.job.as_str(), e.window),
+        Event::JobCompletedV1(e) => format!("job={} window={}", e.job.as_str(), e.window),
         Event::FeedAppendedV1(e) => format!(
             "user={} game={} exercise={} seq={} change={}",
             e.user_id, e.game_id, e.exercise, e.seq, e.change

@@ -165,13 +165,13 @@ mod tests {
 
     #[test]
     fn a_future_version_is_reported_not_guessed() {
-        let error = Envelope::from_json(&with_type_and_version("reconciliation.ready", 2))
-            .expect_err("v2 is unknown");
+        let error = Envelope::from_json(&with_type_and_version("reconciliation.ready", 3))
+            .expect_err("v3 is unknown");
         assert!(matches!(
             error,
-            DecodeError::UnsupportedVersion { version: 2, .. }
+            DecodeError::UnsupportedVersion { version: 3, .. }
         ));
-        assert!(error.to_string().contains("no schema version 2"));
+        assert!(error.to_string().contains("no schema version 3"));
     }
 
     #[test]

@@ -8,13 +8,18 @@
 //! runner dead-letters with the reason instead of crashing.
 
 mod feed;
+mod job;
 mod processing;
 mod reconciliation;
 mod timer;
 
 pub use feed::FeedAppendedV1;
+pub use job::JobCompletedV1;
 pub use processing::{EncodedRecording, ProcessingEventV1, RecordingError};
-pub use reconciliation::{GameOutcome, ReconciliationEventV1};
+pub use reconciliation::{
+    GameOutcome, GameResult, MetricProgress, ProgressSnapshot, Provenance, ReconciliationEventV1,
+    ReconciliationEventV2,
+};
 pub use timer::{Job, TimerFiredV1};
 
 use serde::Serialize;
@@ -28,10 +33,15 @@ pub enum Event {
     ProcessingV1(ProcessingEventV1),
     /// `reconciliation.ready` v1: a game's analysis is saved (processing -> gateway).
     ReconciliationV1(ReconciliationEventV1),
+    /// `reconciliation.ready` v2: a game's analysis and the patient's progress, in
+    /// full (processing -> gateway).
+    ReconciliationV2(ReconciliationEventV2),
     /// `timer.fired` v1: a job's window has come (scheduler or CLI -> sync-worker).
     TimerFiredV1(TimerFiredV1),
     /// `feed.appended` v1: a patient's change feed grew (gateway -> every gateway).
     FeedAppendedV1(FeedAppendedV1),
+    /// `job.completed` v1: a job's window ran (sync-worker -> dashboard).
+    JobCompletedV1(JobCompletedV1),
 }
 
 /// Why an event body could not be turned into an [`Event`].
@@ -57,14 +67,25 @@ impl Event {
     pub const RECONCILIATION_READY: &'static str = "reconciliation.ready";
     pub const TIMER_FIRED: &'static str = "timer.fired";
     pub const FEED_APPENDED: &'static str = "feed.appended";
+    pub const JOB_COMPLETED: &'static str = "job.completed";
+
+    /// Every event type, in the order of the data flow (tools list and filter by it).
+    pub const TYPES: [&'static str; 5] = [
+        Self::PROCESSING_REQUESTED,
+        Self::RECONCILIATION_READY,
+        Self::FEED_APPENDED,
+        Self::TIMER_FIRED,
+        Self::JOB_COMPLETED,
+    ];
 
     /// The wire name, carried in the envelope's `type` field.
     pub fn event_type(&self) -> &'static str {
         match self {
             Event::ProcessingV1(_) => Self::PROCESSING_REQUESTED,
-            Event::ReconciliationV1(_) => Self::RECONCILIATION_READY,
+            Event::ReconciliationV1(_) | Event::ReconciliationV2(_) => Self::RECONCILIATION_READY,
             Event::TimerFiredV1(_) => Self::TIMER_FIRED,
             Event::FeedAppendedV1(_) => Self::FEED_APPENDED,
+            Event::JobCompletedV1(_) => Self::JOB_COMPLETED,
         }
     }
 
@@ -74,7 +95,9 @@ impl Event {
             Event::ProcessingV1(_)
             | Event::ReconciliationV1(_)
             | Event::TimerFiredV1(_)
-            | Event::FeedAppendedV1(_) => 1,
+            | Event::FeedAppendedV1(_)
+            | Event::JobCompletedV1(_) => 1,
+            Event::ReconciliationV2(_) => 2,
         }
     }
 
@@ -93,8 +116,9 @@ impl Event {
         match self {
             Event::ProcessingV1(e) => Some(e.user_id),
             Event::ReconciliationV1(e) => Some(e.user_id),
+            Event::ReconciliationV2(e) => Some(e.user_id),
             Event::FeedAppendedV1(e) => Some(e.user_id),
-            Event::TimerFiredV1(_) => None,
+            Event::TimerFiredV1(_) | Event::JobCompletedV1(_) => None,
         }
     }
 
@@ -103,8 +127,9 @@ impl Event {
         match self {
             Event::ProcessingV1(e) => Some(e.game_id),
             Event::ReconciliationV1(e) => Some(e.game_id),
+            Event::ReconciliationV2(e) => Some(e.game_id),
             Event::FeedAppendedV1(e) => Some(e.game_id),
-            Event::TimerFiredV1(_) => None,
+            Event::TimerFiredV1(_) | Event::JobCompletedV1(_) => None,
         }
     }
 
@@ -115,8 +140,10 @@ impl Event {
         match self {
             Event::ProcessingV1(e) => raw(e),
             Event::ReconciliationV1(e) => raw(e),
+            Event::ReconciliationV2(e) => raw(e),
             Event::TimerFiredV1(e) => raw(e),
             Event::FeedAppendedV1(e) => raw(e),
+            Event::JobCompletedV1(e) => raw(e),
         }
     }
 
@@ -139,6 +166,12 @@ impl Event {
             (Self::RECONCILIATION_READY, 1) => serde_json::from_str(json)
                 .map(Event::ReconciliationV1)
                 .map_err(data_error),
+            (Self::RECONCILIATION_READY, 2) => serde_json::from_str(json)
+                .map(Event::ReconciliationV2)
+                .map_err(data_error),
+            (Self::JOB_COMPLETED, 1) => serde_json::from_str(json)
+                .map(Event::JobCompletedV1)
+                .map_err(data_error),
             (Self::TIMER_FIRED, 1) => serde_json::from_str(json)
                 .map(Event::TimerFiredV1)
                 .map_err(data_error),
@@ -149,7 +182,8 @@ impl Event {
                 Self::PROCESSING_REQUESTED
                 | Self::RECONCILIATION_READY
                 | Self::TIMER_FIRED
-                | Self::FEED_APPENDED,
+                | Self::FEED_APPENDED
+                | Self::JOB_COMPLETED,
                 _,
             ) => Err(DecodeError::UnsupportedVersion {
                 event_type: event_type.to_owned(),

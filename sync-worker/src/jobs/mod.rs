@@ -89,7 +89,9 @@ impl Handler for JobHandler {
             // misrouted message a human should look at.
             other @ (Event::ProcessingV1(_)
             | Event::ReconciliationV1(_)
-            | Event::FeedAppendedV1(_)) => Err(HandlerError::permanent(anyhow::anyhow!(
+            | Event::ReconciliationV2(_)
+            | Event::FeedAppendedV1(_)
+            | Event::JobCompletedV1(_)) => Err(HandlerError::permanent(anyhow::anyhow!(
                 "the jobs queue received a `{}` event",
                 other.event_type()
             ))),
