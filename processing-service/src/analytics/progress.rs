@@ -128,25 +128,61 @@ pub fn progress(
             "progress needs at least one session".into(),
         ));
     };
+    let k = config.baseline_sessions.min(sessions.len());
+    let baseline_values: Vec<f64> = sessions[..k].iter().map(|s| s.value).collect();
+    finish(
+        metric,
+        &Summary {
+            n_sessions: sessions.len(),
+            baseline_values: &baseline_values,
+            latest: last.value,
+            trend: ols(sessions),
+        },
+        config,
+    )
+}
+
+/// What B11 needs of a metric's sessions, however it was gathered: from every
+/// session ([`progress`]) or from running sums ([`super::running`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Summary<'a> {
+    pub n_sessions: usize,
+    /// The first `min(k, n)` sessions' values, oldest first.
+    pub baseline_values: &'a [f64],
+    /// The most recent session's value.
+    pub latest: f64,
+    /// OLS of value on x: (slope, intercept, R²).
+    pub trend: (f64, f64, f64),
+}
+
+/// B11 from a [`Summary`]: the one place the figures are derived, so the full
+/// computation and the running one cannot drift apart.
+pub fn finish(
+    metric: &str,
+    summary: &Summary<'_>,
+    config: &ProgressConfig,
+) -> Result<Progress, AnalyticsError> {
     if config.baseline_sessions == 0 {
         return Err(AnalyticsError::InvalidArgument(
             "the baseline needs at least one session".into(),
         ));
     }
-    let k = config.baseline_sessions.min(sessions.len());
-    let baseline_values: Vec<f64> = sessions[..k].iter().map(|s| s.value).collect();
-    let baseline = mean(&baseline_values);
-    let change = last.value - baseline;
+    if summary.n_sessions == 0 || summary.baseline_values.is_empty() {
+        return Err(AnalyticsError::InvalidArgument(
+            "progress needs at least one session".into(),
+        ));
+    }
+    let baseline = mean(summary.baseline_values);
+    let change = summary.latest - baseline;
     let pct_change = if baseline == 0.0 {
         f64::NAN
     } else {
         100.0 * change / baseline.abs()
     };
-    let (slope, intercept, r_squared) = ols(sessions);
-
+    let (slope, intercept, r_squared) = summary.trend;
     let sem = match config.sem {
         SemSource::Fixed(sem) => sem,
-        SemSource::BaselineSd { icc } => sample_sd(&baseline_values) * (1.0 - icc).sqrt(),
+        SemSource::BaselineSd { icc } => sample_sd(summary.baseline_values) * (1.0 - icc).sqrt(),
     };
     let mdc95 = 1.96 * std::f64::consts::SQRT_2 * sem;
     let direction = improvement_direction(metric);
@@ -155,9 +191,9 @@ pub fn progress(
         Direction::LowerIsBetter => change < 0.0,
     });
     Ok(Progress {
-        n_sessions: sessions.len(),
+        n_sessions: summary.n_sessions,
         baseline,
-        latest: last.value,
+        latest: summary.latest,
         change,
         pct_change,
         slope,

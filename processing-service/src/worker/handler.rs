@@ -4,15 +4,22 @@ use std::time::Instant;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
-use shared_events::events::{EncodedRecording, GameOutcome, ReconciliationEventV1};
+use sha2::{Digest as _, Sha256};
+use shared_events::events::{
+    EncodedRecording, GameOutcome, GameResult, Provenance, ReconciliationEventV2,
+};
 use shared_events::{DeliveryContext, Envelope, Event, Handler, HandlerError, Publisher};
 use shared_ops::Metrics;
 use shared_ops::metrics::{HistogramFn, latency_histogram};
 
 use super::WorkerSettings;
-use super::results::{Analysis, ResultsStore};
-use crate::analytics::progress::ProgressConfig;
+use time::OffsetDateTime;
+
+use super::progress::{Game, ProgressCounter, Rebuilds};
+use super::results::{Analysis, ResultsStore, hex, session_values, to_datetime};
+use crate::analytics::running::SessionKey;
 use crate::analytics::{self, ANALYTICS_VERSION, AnalysisConfig, Recording};
 
 /// Analyses a game and tells the gateway.
@@ -22,9 +29,9 @@ use crate::analytics::{self, ANALYTICS_VERSION, AnalysisConfig, Recording};
 #[derive(Debug)]
 pub struct AnalyseGame {
     results: ResultsStore,
+    progress: ProgressCounter,
     publisher: Publisher,
     analysis: AnalysisConfig,
-    progress: ProgressConfig,
     max_recording_bytes: usize,
     analysis_seconds: AnalysisSeconds,
 }
@@ -39,29 +46,63 @@ pub struct OutcomeLabels {
     outcome: &'static str,
 }
 
-/// Registers the worker's own series beside the bus series.
-pub fn register_metrics(metrics: &mut Metrics) -> AnalysisSeconds {
-    let family = AnalysisSeconds::new_with_constructor(latency_histogram as HistogramFn);
-    metrics.registry_mut().register(
+/// The worker's own series, registered beside the bus series.
+#[derive(Debug, Clone)]
+pub struct WorkerSeries {
+    pub analysis_seconds: AnalysisSeconds,
+    pub rebuilds: Rebuilds,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VersionLabels {
+    version: String,
+}
+
+/// Registers the worker's series; `m2m_analytics_info{version}` is always 1, so an
+/// operator sees which analytics versions a fleet runs during a rollout.
+pub fn register_metrics(metrics: &mut Metrics) -> WorkerSeries {
+    let analysis_seconds = AnalysisSeconds::new_with_constructor(latency_histogram as HistogramFn);
+    let registry = metrics.registry_mut();
+    registry.register(
         "analysis_seconds",
         "Time to decompress, parse and analyse one recording, by outcome",
-        family.clone(),
+        analysis_seconds.clone(),
     );
-    family
+    let rebuilds = Rebuilds::default();
+    registry.register(
+        "progress_rebuilds",
+        "Rebuilds of a patient's running progress from the whole history, by reason",
+        rebuilds.clone(),
+    );
+    let info = Family::<VersionLabels, Gauge>::default();
+    info.get_or_create(&VersionLabels {
+        version: ANALYTICS_VERSION.to_string(),
+    })
+    .set(1);
+    registry.register(
+        "analytics_info",
+        "The analytics version this worker runs (value always 1)",
+        info,
+    );
+    WorkerSeries {
+        analysis_seconds,
+        rebuilds,
+    }
 }
 
 impl AnalyseGame {
     pub fn new(
         results: ResultsStore,
+        progress: ProgressCounter,
         publisher: Publisher,
         settings: &WorkerSettings,
         analysis_seconds: AnalysisSeconds,
     ) -> Self {
         Self {
             results,
+            progress,
             publisher,
             analysis: settings.analysis,
-            progress: ProgressConfig::default(),
             max_recording_bytes: settings.max_recording_bytes,
             analysis_seconds,
         }
@@ -99,41 +140,78 @@ impl Handler for AnalyseGame {
             tracing::warn!(game_id = %event.game_id, %reason, "The recording cannot be analysed; the game fails.");
         }
 
-        let changed = self
-            .results
-            .save(event, envelope.id, &analysis)
+        let recording_sha256 = event
+            .recording
+            .compressed_bytes()
+            .map(|bytes| hex(&Sha256::digest(&bytes)))
+            .unwrap_or_default();
+        // Progress first, then the result: a stored result means its game was
+        // counted, and a crash in between is repaired by the redelivery (the running
+        // state recognises a game it already counted).
+        let values = match &analysis {
+            Analysis::Processed(report) => Some(session_values(report, Some(event.score))),
+            Analysis::Failed(_) => None,
+        };
+        let game = Game {
+            user_id: event.user_id,
+            exercise: &event.exercise,
+            key: SessionKey {
+                started_at_ms: to_datetime(event.started_at).timestamp_millis(),
+                game_id: event.game_id.to_string(),
+            },
+            values,
+        };
+        let progress = self
+            .progress
+            .count(&game)
             .await
             .map_err(HandlerError::transient)?;
-        if matches!(analysis, Analysis::Processed(_)) {
-            self.results
-                .update_progress(event.user_id, &event.exercise, &self.progress)
-                .await
-                .map_err(HandlerError::transient)?;
-        }
-        if context.replay && !changed {
+        let analysed_at = OffsetDateTime::now_utc();
+        let saved = self
+            .results
+            .save(
+                event,
+                envelope.id,
+                &recording_sha256,
+                &analysis,
+                analysed_at,
+            )
+            .await
+            .map_err(HandlerError::transient)?;
+        if context.replay && !saved.changed {
             tracing::info!(game_id = %event.game_id, "The replay changed nothing; the phone is not told.");
             return Ok(());
         }
 
-        let outcome = match analysis {
-            Analysis::Processed(_) => GameOutcome::Processed,
-            Analysis::Failed(reason) => GameOutcome::Failed { reason },
+        let (outcome, metrics) = match analysis {
+            Analysis::Processed(report) => (GameOutcome::Processed, Some(report)),
+            Analysis::Failed(reason) => (GameOutcome::Failed { reason }, None),
         };
         let reconciliation = Envelope::caused_by(
             &envelope,
-            Event::ReconciliationV1(ReconciliationEventV1 {
+            Event::ReconciliationV2(ReconciliationEventV2 {
                 user_id: event.user_id,
                 game_id: event.game_id,
                 exercise: event.exercise.clone(),
-                outcome,
-                analytics_version: ANALYTICS_VERSION.to_string(),
+                result: GameResult {
+                    outcome,
+                    metrics,
+                    analytics_version: ANALYTICS_VERSION.to_string(),
+                    revision: saved.revision,
+                    analysed_at,
+                    provenance: Provenance {
+                        recording_sha256,
+                        source_event_id: envelope.id,
+                    },
+                },
+                progress,
             }),
         );
         self.publisher
             .publish(&reconciliation)
             .await
             .map_err(HandlerError::transient)?;
-        tracing::info!(game_id = %event.game_id, "Game analysed and reconciliation published.");
+        tracing::info!(game_id = %event.game_id, revision = saved.revision, "Game analysed and reconciliation published.");
         Ok(())
     }
 }

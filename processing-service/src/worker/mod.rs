@@ -4,15 +4,17 @@
 //! - [`settings`]: the worker's configuration (`M2M_*` variables).
 //! - `handler`: one delivery: decode, analyse on a blocking thread, save, publish
 //!   `reconciliation.ready`; the consumer runner acks only after it returns.
-//! - `results`: the results and progress collections in MongoDB.
-//! - `metrics`: flattening a report into named scalar metrics for progress.
+//! - `progress`: counting a game into the patient's running progress (one read,
+//!   one conditional write); `progress_state`: where that state is stored.
+//! - `results`: the per-game results in MongoDB (provenance, revision).
 //!
 //! Beside the consumer, a small HTTP server (`M2M_OPS_ADDR`, default
 //! `127.0.0.1:9101`) answers `/healthz`, `/readyz` (broker and MongoDB) and
 //! `/metrics` (the bus series of `shared_ops`, and `m2m_analysis_seconds`).
 
 mod handler;
-mod metrics;
+mod progress;
+mod progress_state;
 mod results;
 pub mod settings;
 
@@ -25,6 +27,7 @@ use shared_ops::{BrokerProbe, Dependency, Metrics, Ops, OpsServer, Readiness};
 use tokio_util::sync::CancellationToken;
 
 pub use handler::AnalyseGame;
+pub use progress_state::ProgressStates;
 pub use results::ResultsStore;
 pub use settings::WorkerSettings;
 
@@ -43,11 +46,12 @@ impl Worker {
     /// running, outages are ridden out by retries and reconnects.
     pub async fn build(settings: WorkerSettings) -> anyhow::Result<Self> {
         let mut metrics = Metrics::new();
-        let analysis_seconds = handler::register_metrics(&mut metrics);
+        let series = handler::register_metrics(&mut metrics);
         let database = shared_store::connect_mongodb(&settings.store, "processing-service")
             .await
             .context("Failed to connect to MongoDB")?;
         let results = ResultsStore::new(&database);
+        let states = ProgressStates::new(&database);
         results
             .ensure_indexes()
             .await
@@ -68,7 +72,19 @@ impl Worker {
             .await
             .with_context(|| format!("Failed to bind M2M_OPS_ADDR {}", settings.ops.addr))?;
         let publisher = Publisher::new(bus, "processing-service publisher");
-        let handler = AnalyseGame::new(results, publisher.clone(), &settings, analysis_seconds);
+        let counter = progress::ProgressCounter {
+            states,
+            results: results.clone(),
+            config: crate::analytics::progress::ProgressConfig::default(),
+            rebuilds: series.rebuilds,
+        };
+        let handler = AnalyseGame::new(
+            results,
+            counter,
+            publisher.clone(),
+            &settings,
+            series.analysis_seconds,
+        );
         let runner = ConsumerRunner::new(publisher.clone(), WorkQueue::Processing, handler)
             .concurrency(settings.concurrency)
             .prefetch(settings.prefetch)

@@ -3,6 +3,8 @@
 //! - `analytics_props`: property tests of the analytics on arbitrary input (no panic).
 //! - `cli`: the built `processing-service` binary on the committed sample recording
 //!   and on bad files.
+//! - `progress_props`: the running progress against the full computation on random
+//!   histories (duplicates, late games, failures, re-analyses).
 //! - `reference`: the same analyses against the NumPy/SciPy reference under
 //!   `bench/` (skipped, with a message, when python3 with numpy and scipy is absent).
 //! - `worker`: the queue worker on real RabbitMQ and MongoDB: analyse, save, reconcile.
@@ -12,6 +14,7 @@
 mod analytics_props;
 mod cli;
 mod helpers;
+mod progress_props;
 mod reference;
 mod worker;
 mod worker_ops;

@@ -181,11 +181,17 @@ async fn a_game_is_analysed_saved_and_reconciled() {
         .reconciliation()
         .await
         .expect("a reconciliation event");
-    let Event::ReconciliationV1(event) = &reconciliation.event else {
+    let Event::ReconciliationV2(event) = &reconciliation.event else {
         panic!("wrong event")
     };
     assert_eq!(event.game_id, game_id(&sent));
-    assert_eq!(event.outcome, GameOutcome::Processed);
+    assert_eq!(event.result.outcome, GameOutcome::Processed);
+    assert_eq!(event.result.revision, 1);
+    assert_eq!(event.result.provenance.source_event_id, sent.id);
+    assert_eq!(event.result.provenance.recording_sha256.len(), 64);
+    // The event carries the metrics: the gateway reads nothing of ours.
+    let carried = event.result.metrics.as_ref().expect("metrics in the event");
+    assert!(carried["fingers"]["index"]["sparc_mean"].is_number());
     assert_eq!(
         reconciliation.correlation_id, sent.correlation_id,
         "one correlation id end to end"
@@ -212,18 +218,16 @@ async fn a_game_is_analysed_saved_and_reconciled() {
             .contains_key("gyro")
     );
 
-    let progress = worker
-        .store
-        .progress(user, "grasp_and_release")
-        .await
-        .expect("read")
-        .expect("progress");
-    assert_eq!(progress.get_i64("session_count").expect("count"), 1);
-    let rows = progress.get_array("metrics").expect("metrics");
-    assert!(rows.iter().any(
-        |row| row.as_document().and_then(|d| d.get_str("metric").ok())
-            == Some("fingers.index.sparc_mean")
-    ));
+    let progress = event.progress.as_ref().expect("progress in the event");
+    assert_eq!((progress.revision, progress.session_count), (1, 1));
+    let sparc = progress
+        .metrics
+        .iter()
+        .find(|m| m.metric == "fingers.index.sparc_mean")
+        .expect("sparc progress");
+    assert_eq!(sparc.n_sessions, 1);
+    assert!(sparc.slope.is_none(), "no trend from one session");
+    assert_eq!(sparc.direction.as_deref(), Some("higher_is_better"));
     worker.stop().await;
 }
 
@@ -242,23 +246,30 @@ async fn a_duplicate_delivery_leaves_one_result() {
         .await
         .expect("publish again");
 
-    assert!(worker.reconciliation().await.is_some());
-    assert!(
-        worker.reconciliation().await.is_some(),
-        "each delivery is reconciled; the gateway dedupes"
-    );
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let reconciliation = worker
+            .reconciliation()
+            .await
+            .expect("each delivery is reconciled");
+        let Event::ReconciliationV2(event) = reconciliation.event else {
+            panic!("wrong event")
+        };
+        seen.push(event);
+    }
     assert_eq!(worker.result_count(game_id(&sent)).await, 1);
-    let progress = worker
-        .store
-        .progress(user, "grasp_and_release")
-        .await
-        .expect("read")
-        .expect("progress");
-    assert_eq!(
-        progress.get_i64("session_count").expect("count"),
-        1,
-        "one session, not two"
-    );
+    // The same result keeps its revision, so the gateway maps both to one change;
+    // the progress counts the game once.
+    assert_eq!(seen[0].result.revision, 1);
+    assert_eq!(seen[1].result.revision, 1);
+    for event in &seen {
+        let progress = event.progress.as_ref().expect("progress");
+        assert_eq!(progress.session_count, 1, "one session, not two");
+        assert_eq!(
+            progress.revision, 1,
+            "the duplicate did not write the state"
+        );
+    }
     worker.stop().await;
 }
 
@@ -283,10 +294,12 @@ async fn a_poison_recording_fails_the_game_once_and_does_not_loop() {
             .reconciliation()
             .await
             .expect("a reconciliation event");
-        let Event::ReconciliationV1(event) = &reconciliation.event else {
+        let Event::ReconciliationV2(event) = &reconciliation.event else {
             panic!("wrong event")
         };
-        let GameOutcome::Failed { reason } = &event.outcome else {
+        assert!(event.progress.is_none(), "a failed game is not a session");
+        assert!(event.result.metrics.is_none());
+        let GameOutcome::Failed { reason } = &event.result.outcome else {
             panic!("the game must fail")
         };
         let expected = if event.game_id == game_id(&sent) {
