@@ -11,14 +11,18 @@
 //!   server-selection timeouts; [`is_duplicate_key`] recognises error 11000.
 //! - [`redis`](mod@crate::redis): [`connect_redis`] builds a reconnecting `ConnectionManager`
 //!   with explicit timeouts; [`RedisKeys`] applies the deployment's key prefix.
+//! - [`commands`]: counting the commands sent to MongoDB by command and collection
+//!   (`m2m_store_commands_total`).
 //! - [`error`]: [`StoreError`], what can go wrong while configuring or connecting.
 
+pub mod commands;
 pub mod error;
 pub mod mongo;
 pub mod redis;
 pub mod settings;
 
+pub use commands::StoreCommands;
 pub use error::StoreError;
-pub use mongo::{connect_mongodb, is_duplicate_key};
+pub use mongo::{connect_mongodb, connect_mongodb_counted, is_duplicate_key};
 pub use redis::{RedisKeys, connect_redis};
 pub use settings::StoreSettings;

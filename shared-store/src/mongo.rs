@@ -5,6 +5,7 @@ use mongodb::options::ClientOptions;
 use mongodb::{Client, Database, bson::doc};
 use secrecy::ExposeSecret;
 
+use crate::commands::StoreCommands;
 use crate::{StoreError, StoreSettings};
 
 /// MongoDB's error code for a unique-index violation.
@@ -16,6 +17,16 @@ pub async fn connect_mongodb(
     settings: &StoreSettings,
     app_name: &str,
 ) -> Result<Database, StoreError> {
+    connect_mongodb_counted(settings, app_name, None).await
+}
+
+/// [`connect_mongodb`], counting every command into `commands` when given
+/// ([`crate::commands`]).
+pub async fn connect_mongodb_counted(
+    settings: &StoreSettings,
+    app_name: &str,
+    commands: Option<StoreCommands>,
+) -> Result<Database, StoreError> {
     let mut options = ClientOptions::parse(settings.mongodb_url.expose_secret())
         .await
         .map_err(StoreError::MongoConfig)?;
@@ -23,6 +34,7 @@ pub async fn connect_mongodb(
     options.connect_timeout = Some(settings.connect_timeout);
     // Without this an unreachable server makes every operation wait 30 s.
     options.server_selection_timeout = Some(settings.connect_timeout);
+    options.command_event_handler = commands.map(crate::commands::handler);
     let client = Client::with_options(options).map_err(StoreError::MongoConfig)?;
     let database = client.database(&settings.mongodb_db);
     database

@@ -47,9 +47,14 @@ impl Worker {
     pub async fn build(settings: WorkerSettings) -> anyhow::Result<Self> {
         let mut metrics = Metrics::new();
         let series = handler::register_metrics(&mut metrics);
-        let database = shared_store::connect_mongodb(&settings.store, "processing-service")
-            .await
-            .context("Failed to connect to MongoDB")?;
+        let commands = shared_store::commands::register(metrics.registry_mut());
+        let database = shared_store::connect_mongodb_counted(
+            &settings.store,
+            "processing-service",
+            Some(commands),
+        )
+        .await
+        .context("Failed to connect to MongoDB")?;
         let results = ResultsStore::new(&database);
         let states = ProgressStates::new(&database);
         results

@@ -82,8 +82,57 @@ async fn the_worker_is_ready_and_its_metrics_count_a_processed_game_and_a_dead_l
             r#"m2m_analysis_seconds_count{outcome="processed"} 1"#.to_owned(),
             r#"m2m_events_published_total{event_type="reconciliation.ready",result="confirmed"} 1"#
                 .to_owned(),
+            r#"m2m_analytics_info{version="1"} 1"#.to_owned(),
+            // A new patient: no running state yet, so it is built from the (empty)
+            // history once; then one insert of the state and one upsert of the result.
+            r#"m2m_progress_rebuilds_total{reason="missing"} 1"#.to_owned(),
+            r#"m2m_store_commands_total{command="find",collection="progress_state"} 1"#.to_owned(),
+            r#"m2m_store_commands_total{command="insert",collection="progress_state"} 1"#
+                .to_owned(),
+            r#"m2m_store_commands_total{command="findAndModify",collection="results"} 1"#
+                .to_owned(),
         ],
     )
     .await;
+    worker.stop().await;
+}
+
+#[tokio::test]
+async fn a_patients_later_games_cost_one_read_and_one_write_of_progress_whatever_the_history() {
+    let worker = TestWorker::start().await;
+    let user = Uuid::now_v7();
+    let recording = EncodedRecording::from_json(&sample_sensors()).expect("encode");
+    const GAMES: u64 = 6;
+    for played in 1..=GAMES {
+        let sent = game(user, recording.clone());
+        worker.publisher.publish(&sent).await.expect("publish");
+        let reconciliation = worker.reconciliation().await.expect("reconciled");
+        let Event::ReconciliationV2(event) = reconciliation.event else {
+            panic!("a v2 reconciliation")
+        };
+        let progress = event.progress.expect("progress");
+        assert_eq!(progress.session_count, played);
+        assert_eq!(progress.revision, played);
+    }
+    // The history was read once (the first game, no state yet); every later game
+    // read one state document and replaced it once.
+    let line = |command: &str, collection: &str, n: u64| {
+        format!(r#"m2m_store_commands_total{{command="{command}",collection="{collection}"}} {n}"#)
+    };
+    let text = scrape_until(
+        &worker,
+        &[
+            line("find", "results", 1),
+            line("find", "progress_state", GAMES),
+            line("insert", "progress_state", 1),
+            line("update", "progress_state", GAMES - 1),
+            line("findAndModify", "results", GAMES),
+        ],
+    )
+    .await;
+    assert!(
+        !text.contains(r#"reason="out_of_window""#),
+        "no rebuild for games in play order:\n{text}"
+    );
     worker.stop().await;
 }
