@@ -9,7 +9,9 @@
 //! | `m2m_logins_total` | `outcome` | `POST /login` answers: `success`, `bad_credentials`, `rate_limited`, `unavailable` (hashing pool full or broker/store down), `invalid_request`, `error` |
 //!
 //! and, from the queue poller it runs (`M2M_QUEUE_POLL_MS`), `m2m_queue_messages`
-//! and `m2m_queue_consumers`. `/readyz` checks the broker, MongoDB and Redis.
+//! and `m2m_queue_consumers`; from the outbox, `m2m_outbox_backlog` and
+//! `m2m_outbox_published_total{path}`. `/readyz` checks the broker, MongoDB and
+//! Redis; without the broker it answers `200` `degraded` (uploads are still taken).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -63,7 +65,9 @@ impl GatewayOps {
                 Dependency::Redis(redis.clone()),
             ],
             settings.ready_timeout,
-        );
+        )
+        // Uploads are stored and published later while the broker is down.
+        .degraded_without("broker");
         Self {
             ops: Ops::new(metrics, readiness),
             metrics: gateway,
@@ -91,6 +95,8 @@ pub struct GatewayMetrics {
     requests: Family<HttpLabels, Counter>,
     durations: Family<HttpLabels, Histogram, HistogramFn>,
     logins: Family<LoginLabels, Counter>,
+    /// The outbox's backlog and publishes.
+    pub outbox: crate::outbox::OutboxMetrics,
 }
 
 impl GatewayMetrics {
@@ -99,6 +105,7 @@ impl GatewayMetrics {
             requests: Family::default(),
             durations: Family::new_with_constructor(latency_histogram as HistogramFn),
             logins: Family::default(),
+            outbox: crate::outbox::OutboxMetrics::register(metrics.registry_mut()),
         };
         let registry = metrics.registry_mut();
         registry.register(

@@ -71,11 +71,12 @@ impl Application {
     ) -> anyhow::Result<()> {
         let stop = CancellationToken::new();
         let state = self.state.clone();
-        let outbox = outbox::spawn(
-            state.clone(),
+        let outbox = outbox::sweep::spawn(
+            state.outbox.clone(),
             state.upload.outbox_interval,
             stop.child_token(),
         );
+        let relay = state.relay.spawn(state.outbox.clone(), stop.child_token());
         let poller = state
             .ops
             .queue_poller
@@ -89,7 +90,12 @@ impl Application {
         stop.cancel();
         state.hub.close_all();
         if tokio::time::timeout_at(deadline, outbox).await.is_err() {
-            tracing::warn!("The outbox did not stop in time");
+            tracing::warn!("The outbox sweep did not stop in time");
+        }
+        if let Some(relay) = relay
+            && tokio::time::timeout_at(deadline, relay).await.is_err()
+        {
+            tracing::warn!("The outbox relay did not stop in time");
         }
         if let Some(poller) = poller {
             let _ = tokio::time::timeout_at(deadline, poller).await;

@@ -26,6 +26,10 @@ pub struct AppState {
     /// publishes are pipelined on its one channel).
     pub publisher: Publisher,
     pub upload: UploadSettings,
+    /// Publishing stored games' events (the relay's and the sweep's shared part).
+    pub outbox: crate::outbox::Outbox,
+    /// Where the upload route hands new games for publishing.
+    pub relay: crate::outbox::relay::Relay,
     pub users: Users,
     pub games: Games,
     /// `processing-service`'s results and progress, read-only.
@@ -98,10 +102,19 @@ impl AppState {
         let publisher = Publisher::new(bus.clone(), "gateway publisher");
         let ops = GatewayOps::build(metrics, settings, &bus, &db, &redis);
         let admin = crate::admin::Admin::new(&settings.admin, &db, &bus);
+        let outbox = crate::outbox::Outbox {
+            publisher: publisher.clone(),
+            games: games.clone(),
+            broker: crate::outbox::BrokerState::default(),
+            metrics: ops.metrics.outbox.clone(),
+            lease: crate::outbox::publish_lease(settings.bus.timeout),
+        };
         Ok(Self {
             bus,
             publisher,
             upload: settings.upload.clone(),
+            outbox,
+            relay: crate::outbox::relay::Relay::default(),
             users,
             games,
             results: Results::new(&db),

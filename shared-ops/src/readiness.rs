@@ -64,6 +64,8 @@ impl Dependency {
 #[derive(Debug)]
 pub struct Readiness {
     dependencies: Vec<Dependency>,
+    /// Dependencies the process works without, less well (see [`Self::degraded_without`]).
+    optional: Vec<&'static str>,
     timeout: Duration,
     stopping: AtomicBool,
 }
@@ -74,6 +76,8 @@ pub struct ReadinessReport {
     pub stopping: bool,
     /// Each dependency and its failure, if it failed.
     pub checks: Vec<(&'static str, Result<(), String>)>,
+    /// The dependencies whose failure only degrades the process.
+    pub optional: Vec<&'static str>,
 }
 
 impl Readiness {
@@ -81,9 +85,18 @@ impl Readiness {
     pub fn new(dependencies: Vec<Dependency>, timeout: Duration) -> Self {
         Self {
             dependencies,
+            optional: Vec::new(),
             timeout,
             stopping: AtomicBool::new(false),
         }
+    }
+
+    /// The process stays ready without the dependency `name` (the gateway takes
+    /// uploads while the broker is down: its outbox publishes them later); `/readyz`
+    /// then answers `200` with `"status": "degraded"`.
+    pub fn degraded_without(mut self, name: &'static str) -> Self {
+        self.optional.push(name);
+        self
     }
 
     /// From now on the process reports itself not ready (it is draining).
@@ -103,14 +116,20 @@ impl Readiness {
         ReadinessReport {
             stopping: self.stopping.load(Ordering::Relaxed),
             checks: futures_util::future::join_all(checks).await,
+            optional: self.optional.clone(),
         }
     }
 }
 
 impl ReadinessReport {
-    /// Ready: not stopping, and every dependency answered.
+    /// Ready: not stopping, and every dependency the process cannot do without
+    /// answered.
     pub fn is_ready(&self) -> bool {
-        !self.stopping && self.checks.iter().all(|(_, outcome)| outcome.is_ok())
+        !self.stopping
+            && self
+                .checks
+                .iter()
+                .all(|(name, outcome)| outcome.is_ok() || self.optional.contains(name))
     }
 
     /// The dependencies that failed their check.
@@ -122,15 +141,18 @@ impl ReadinessReport {
             .collect()
     }
 
-    /// `{"status": "ready" | "unavailable" | "stopping", "down": [...],
-    /// "checks": {"broker": {"status": "up"}, "redis": {"status": "down", "error": "..."}}}`.
+    /// `{"status": "ready" | "degraded" | "unavailable" | "stopping", "down": [...],
+    /// "checks": {"broker": {"status": "up"}, "redis": {"status": "down", "error": "..."}}}`;
+    /// `degraded` is ready with an optional dependency down.
     pub fn to_json(&self) -> Value {
         let status = if self.stopping {
             "stopping"
-        } else if self.is_ready() {
+        } else if !self.is_ready() {
+            "unavailable"
+        } else if self.down().is_empty() {
             "ready"
         } else {
-            "unavailable"
+            "degraded"
         };
         let mut checks = Map::new();
         for (name, outcome) in &self.checks {
@@ -152,7 +174,21 @@ mod tests {
         ReadinessReport {
             stopping,
             checks: vec![("broker", broker), ("mongodb", Ok(()))],
+            optional: Vec::new(),
         }
+    }
+
+    #[test]
+    fn an_optional_dependency_down_is_degraded_but_ready() {
+        let mut report = report(false, Err("connection refused".into()));
+        report.optional = vec!["broker"];
+        assert!(report.is_ready());
+        let json = report.to_json();
+        assert_eq!(json["status"], "degraded");
+        assert_eq!(json["down"], json!(["broker"]));
+        report.checks[1].1 = Err("timeout".into());
+        assert!(!report.is_ready(), "the store is not optional");
+        assert_eq!(report.to_json()["status"], "unavailable");
     }
 
     #[test]

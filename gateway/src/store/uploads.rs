@@ -196,6 +196,32 @@ impl Games {
         Ok(())
     }
 
+    /// Records that the broker confirmed the events of `game_ids`: one command for
+    /// a batch (the relay marks what it published in batches, since only the outbox,
+    /// after a claim lapses, ever reads the mark).
+    pub async fn mark_published_many(&self, game_ids: &[String]) -> anyhow::Result<()> {
+        if game_ids.is_empty() {
+            return Ok(());
+        }
+        self.records
+            .update_many(
+                doc! { "_id": { "$in": game_ids }, "published": false },
+                doc! { "$set": { "published": true }, "$unset": { "publish_lease_until": "" } },
+            )
+            .await
+            .context("Failed to mark games published")?;
+        Ok(())
+    }
+
+    /// How many stored games wait for their event to be published (the outbox's
+    /// backlog; served by the `outbox` index).
+    pub async fn count_unpublished(&self) -> anyhow::Result<u64> {
+        self.records
+            .count_documents(doc! { "published": false })
+            .await
+            .context("Failed to count unpublished games")
+    }
+
     /// Gives up a claim after a failed publish, so the phone's retry (or the outbox)
     /// can claim the game at once instead of waiting for the lease to lapse.
     pub async fn release_claim(&self, game_id: &str) -> anyhow::Result<()> {

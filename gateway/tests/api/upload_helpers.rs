@@ -80,6 +80,20 @@ pub async fn take_processing_event(app: &TestApp) -> Option<Envelope> {
     message.map(|m| Envelope::from_json(&m.delivery.data).expect("an envelope"))
 }
 
+/// The one event a test expects: waits for it (the relay publishes just after the
+/// `202`), then makes sure no second one follows.
+pub async fn only_processing_event(app: &TestApp) -> Envelope {
+    let envelope = wait_for_processing_event(app, Duration::from_secs(10))
+        .await
+        .expect("an event on the processing queue");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        take_processing_event(app).await.is_none(),
+        "exactly one event"
+    );
+    envelope
+}
+
 /// Polls the processing queue for up to `within`.
 pub async fn wait_for_processing_event(app: &TestApp, within: Duration) -> Option<Envelope> {
     let deadline = tokio::time::Instant::now() + within;

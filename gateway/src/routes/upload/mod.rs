@@ -1,5 +1,5 @@
-//! `POST /game`: accept a game and its glove recording, store it, publish its
-//! ProcessingEvent with a broker confirm, answer `202`.
+//! `POST /game`: accept a game and its glove recording, store it, answer `202`;
+//! the outbox relay publishes its ProcessingEvent (`crate::outbox`).
 //!
 //! Request: `Authorization: Bearer`, `Idempotency-Key` (1-255 printable ASCII
 //! characters, required), `Content-Type: application/json`, optionally `Content-Encoding: gzip`;
@@ -10,9 +10,9 @@
 //!
 //! Answers: `202 {game_id, status: "queued", status_url}`; `400` malformed JSON, bad
 //! gzip or a missing key; `413`; `415`; `422` with the field path; `503` with
-//! `Retry-After` when the broker does not confirm (the game is stored: a retry with
-//! the same key, or the outbox, publishes it). The same key and body answer the same
-//! `202`; the same key with another body is `422` on `Idempotency-Key`.
+//! `Retry-After` only when the store cannot take the game (a broker outage does not
+//! refuse uploads: the outbox publishes them when it is back). The same key and body
+//! answer the same `202`; the same key with another body is `422` on `Idempotency-Key`.
 
 mod decode;
 mod schema;
@@ -34,7 +34,7 @@ use crate::auth::AuthUser;
 use crate::correlation::CorrelationId;
 use crate::error::{ApiError, ApiResult};
 use crate::openapi::ErrorResponse;
-use crate::outbox::{PublishGameError, publish_claimed, publish_lease};
+use crate::outbox::relay::NewGame;
 use crate::scores;
 use crate::state::AppState;
 use crate::store::uploads::{GameRecord, Inserted, RecordingRecord, lease_end};
@@ -42,8 +42,6 @@ use crate::store::uploads::{GameRecord, Inserted, RecordingRecord, lease_end};
 const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 /// What a client is told to wait after a 503.
 const RETRY_AFTER: Duration = Duration::from_secs(5);
-/// How often a retry polls a game another request is publishing.
-const POLL: Duration = Duration::from_millis(100);
 
 pub fn router(max_body_bytes: usize) -> Router<AppState> {
     Router::new()
@@ -86,8 +84,8 @@ struct Accepted {
             body = ErrorResponse),
         (status = 422, description = "A rule is broken; `field` is the path of the value",
             body = ErrorResponse),
-        (status = 503, description = "The broker did not confirm; retry with the same key \
-            after Retry-After", body = ErrorResponse),
+        (status = 503, description = "The store cannot take the game now; retry with the \
+            same key after Retry-After", body = ErrorResponse),
     ),
     security(("bearer" = []))
 )]
@@ -129,7 +127,10 @@ async fn upload_game(
         idempotency_key: key,
         request_hash: upload.request_hash,
         published: false,
-        publish_lease_until: Some(lease_end(now, publish_lease(&state))),
+        // The relay's claim; none while the broker is failing, so the sweep takes the
+        // game as soon as the broker is back.
+        publish_lease_until: (!state.outbox.broker.is_down())
+            .then(|| lease_end(now, state.outbox.lease)),
         event_id: Uuid::now_v7().to_string(),
         // The request's id (the request span carries it too): the game's events
         // and every log line about it share it.
@@ -145,7 +146,20 @@ async fn upload_game(
             bytes: upload.recording_bytes,
         },
     };
-    match state.games.insert_new(&game, &recording).await? {
+    let inserted = state
+        .games
+        .insert_new(&game, &recording)
+        .await
+        .map_err(|error| {
+            tracing::warn!(
+                error = format!("{error:#}"),
+                "The store did not take the game; answering 503"
+            );
+            ApiError::Unavailable {
+                retry_after: RETRY_AFTER,
+            }
+        })?;
+    match inserted {
         Inserted::New => {
             let stored = Instant::now();
             tracing::Span::current().record("game_id", tracing::field::display(&game.id));
@@ -160,9 +174,6 @@ async fn upload_game(
                 );
             }
             let counted = Instant::now();
-            publish_claimed(&state, &game, Some(upload.recording))
-                .await
-                .map_err(unavailable)?;
             // Where a slow upload spent its time (`RUST_LOG=gateway=debug`).
             let ms = |from: Instant, to: Instant| (to - from).as_secs_f64() * 1e3;
             tracing::debug!(
@@ -170,10 +181,16 @@ async fn upload_game(
                 decode_ms = ms(received, decoded),
                 store_ms = ms(decoded, stored),
                 scores_ms = ms(stored, counted),
-                publish_ms = ms(counted, Instant::now()),
                 "Upload accepted"
             );
-            Ok(accepted(&game.id))
+            let game_id = game.id.clone();
+            if game.publish_lease_until.is_some() {
+                state.relay.offer(NewGame {
+                    game,
+                    recording: upload.recording,
+                });
+            }
+            Ok(accepted(&game_id))
         }
         Inserted::Existing(existing) => {
             tracing::Span::current().record("game_id", tracing::field::display(&existing.id));
@@ -183,42 +200,9 @@ async fn upload_game(
                     "this Idempotency-Key was used for a different upload",
                 ));
             }
-            let game_id = existing.id.clone();
-            ensure_published(&state, *existing).await?;
-            Ok(accepted(&game_id))
+            // Stored already: the outbox publishes it if nobody has yet.
+            Ok(accepted(&existing.id))
         }
-    }
-}
-
-/// Makes sure a game stored by an earlier request with the same key is published:
-/// already done, done now by claiming it, or done meanwhile by whoever holds the claim
-/// (a concurrent request or the outbox; waited for up to the broker timeout).
-async fn ensure_published(state: &AppState, mut game: GameRecord) -> ApiResult<()> {
-    let deadline = Instant::now() + state.bus.settings().timeout;
-    loop {
-        if game.published {
-            return Ok(());
-        }
-        if let Some(claimed) = state
-            .games
-            .claim_publish(&game.id, publish_lease(state))
-            .await?
-        {
-            return publish_claimed(state, &claimed, None)
-                .await
-                .map_err(unavailable);
-        }
-        if Instant::now() >= deadline {
-            return Err(ApiError::Unavailable {
-                retry_after: RETRY_AFTER,
-            });
-        }
-        tokio::time::sleep(POLL).await;
-        game = state
-            .games
-            .find_record(&game.id)
-            .await?
-            .context("A game vanished while being published")?;
     }
 }
 
@@ -237,19 +221,6 @@ fn accepted(game_id: &str) -> Response {
         response.headers_mut().insert(header::LOCATION, location);
     }
     response
-}
-
-/// A broker failure is the client's 503; a store failure stays a 500.
-fn unavailable(error: PublishGameError) -> ApiError {
-    match error {
-        PublishGameError::Broker(error) => {
-            tracing::warn!(%error, "The broker did not confirm the game's event; answering 503");
-            ApiError::Unavailable {
-                retry_after: RETRY_AFTER,
-            }
-        }
-        PublishGameError::Store(error) => ApiError::Unexpected(error),
-    }
 }
 
 fn idempotency_key(headers: &HeaderMap) -> ApiResult<String> {
