@@ -144,13 +144,37 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/openapi.json", get(openapi_json))
         .route("/docs", get(docs))
+        .route(REDOC_PATH, get(redoc))
+}
+
+/// Redoc's standalone bundle (MIT, from the npm package `redoc` 2.1.5; its
+/// licences are in `assets/`), served by the gateway itself so `/docs` works on a
+/// closed hospital network. The version is in the path, so it can be cached forever.
+const REDOC_PATH: &str = "/docs/redoc-2.1.5.standalone.js";
+const REDOC: &[u8] = include_bytes!("../assets/redoc-2.1.5.standalone.js");
+
+async fn redoc() -> impl axum::response::IntoResponse {
+    (
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/javascript; charset=utf-8",
+            ),
+            (
+                axum::http::header::CACHE_CONTROL,
+                "public, max-age=31536000, immutable",
+            ),
+        ],
+        REDOC,
+    )
 }
 
 async fn openapi_json() -> Json<&'static Description> {
     Json(description())
 }
 
-/// Redoc renders `/openapi.json`; without the script the page links to the JSON.
+/// Redoc renders `/openapi.json` with the script the gateway serves (no CDN);
+/// without scripts the page links to the JSON.
 async fn docs() -> Html<&'static str> {
     Html(
         r#"<!doctype html>
@@ -159,7 +183,7 @@ async fn docs() -> Html<&'static str> {
 <body>
 <noscript><p>The API description is at <a href="/openapi.json">/openapi.json</a>.</p></noscript>
 <redoc spec-url="/openapi.json"></redoc>
-<script src="https://cdn.redoc.ly/redoc/v2.1.5/bundles/redoc.standalone.js"></script>
+<script src="/docs/redoc-2.1.5.standalone.js"></script>
 </body></html>"#,
     )
 }

@@ -63,11 +63,24 @@ async fn the_docs_page_renders_the_description() {
         .expect("ascii")
         .to_owned();
     assert!(content_type.starts_with("text/html"), "{content_type}");
+    let page = response.text().await.expect("text");
+    assert!(page.contains("/openapi.json"));
+    // Everything the page loads comes from the gateway: it works offline.
+    assert!(!page.contains("https://"), "no outside resource: {page}");
+    let script = page
+        .split("<script src=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page loads a script");
+    let response = app.client.get(app.url(script)).send().await.expect("sent");
+    assert_eq!(response.status(), 200, "{script}");
     assert!(
-        response
-            .text()
-            .await
-            .expect("text")
-            .contains("/openapi.json")
+        response.headers()["content-type"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("text/javascript")
     );
+    let bundle = response.bytes().await.expect("body");
+    assert!(bundle.len() > 500_000, "the whole Redoc bundle");
+    assert!(String::from_utf8_lossy(&bundle[..2000]).contains("Redoc"));
 }
