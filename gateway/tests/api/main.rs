@@ -9,7 +9,6 @@ mod admin_browser;
 mod admin_helpers;
 mod bookkeeping;
 mod docs;
-mod end_to_end;
 mod errors;
 mod feed;
 mod feed_helpers;
