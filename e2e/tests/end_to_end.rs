@@ -56,6 +56,7 @@ async fn an_uploaded_game_is_analysed_and_the_phone_hears_of_it_and_reads_it() {
         .await
         .expect("json");
     assert_eq!(game["status"], "processed", "{game}");
+    assert!(game["analytics_version"].is_string(), "{game}");
     // Needs the worker to publish `reconciliation.ready` v2 (its metrics and the
     // progress travel in the event); this tree's worker still publishes v1, which
     // carries the outcome only. Then: `game["metrics"]["fingers"]["index"]
