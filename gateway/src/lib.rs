@@ -9,7 +9,7 @@
 //! - [`routes`]: one module per resource, each with a `router()`.
 //! - [`auth`]: argon2id hashing, credentials, JWT access tokens, rotating refresh tokens,
 //!   and the [`auth::AuthUser`] extractor.
-//! - [`store`]: the MongoDB collections the routes use.
+//! - [`store`]: the gateway's MongoDB collections (never another service's).
 //! - [`bookkeeping`]: the Redis keys written for every request (a contract with the
 //!   sync and backup jobs).
 //! - [`rate_limit`]: failed-login limiting in Redis.
@@ -18,8 +18,9 @@
 //!   that publishes games a request left unpublished.
 //! - [`scores`]: per-exercise aggregates and leaderboards in Redis.
 //! - [`events`]: handlers of the events the gateway consumes (ReconciliationEvents).
-//! - [`feed`]: change-feed cursors and the progress cache; [`notifications`]: the
-//!   phone's WebSocket, this instance's notification queue and its open sockets.
+//! - [`feed`]: change-feed cursors and the patient's progress (the Redis cache over
+//!   the feed's snapshots); [`notifications`]: the phone's WebSocket, this
+//!   instance's notification queue and its open sockets.
 //! - [`views`]: what the phone sees of a game and of its progress, in one place.
 //! - [`error`]: [`error::ApiError`], the one error type, and its JSON shape.
 //! - [`metrics`]: the gateway's series, readiness checks and queue poller ([`metrics::GatewayOps`]).

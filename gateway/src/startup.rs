@@ -160,9 +160,8 @@ impl Background {
         let publisher = Publisher::new(state.bus.clone(), "gateway reconciliation");
         let handler = ApplyReconciliation {
             games: state.games.clone(),
-            results: state.results.clone(),
             feed: state.feed.clone(),
-            progress_cache: state.progress_cache.clone(),
+            progress_cache: state.progress.cache().clone(),
             publisher: publisher.clone(),
         };
         let concurrency = state.notifications.reconciliation_concurrency;

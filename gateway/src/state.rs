@@ -11,11 +11,11 @@ use crate::auth::jwt::JwtKeys;
 use crate::auth::password::PasswordHasher;
 use crate::auth::refresh::RefreshTokens;
 use crate::config::{NotificationSettings, Settings, UploadSettings};
-use crate::feed::ProgressCache;
+use crate::feed::{PatientProgress, ProgressCache};
 use crate::metrics::GatewayOps;
 use crate::notifications::Hub;
 use crate::rate_limit::LoginLimiter;
-use crate::store::{ChangeFeed, Games, Results, Users};
+use crate::store::{ChangeFeed, Games, Users};
 
 /// Shared by all handlers; every field is cheap to clone (handles and `Arc`s).
 #[derive(Clone)]
@@ -31,13 +31,13 @@ pub struct AppState {
     /// Where the upload route hands new games for publishing.
     pub relay: crate::outbox::relay::Relay,
     pub users: Users,
+    /// The games, with the analyses the reconciliation handler records on them.
     pub games: Games,
-    /// `processing-service`'s results and progress, read-only.
-    pub results: Results,
     pub refresh_tokens: RefreshTokens,
     /// Each patient's change feed (`GET /sync`, the sockets' catch-up).
     pub feed: ChangeFeed,
-    pub progress_cache: ProgressCache,
+    /// Each patient's progress per exercise: the Redis cache over the feed's snapshots.
+    pub progress: PatientProgress,
     /// This instance's open notification sockets.
     pub hub: Hub,
     /// Names this instance's notification queue; unique per process.
@@ -117,10 +117,12 @@ impl AppState {
             relay: crate::outbox::relay::Relay::default(),
             users,
             games,
-            results: Results::new(&db),
             refresh_tokens,
+            progress: PatientProgress::new(
+                ProgressCache::new(redis.clone(), keys.clone()),
+                feed.clone(),
+            ),
             feed,
-            progress_cache: ProgressCache::new(redis.clone(), keys.clone()),
             hub: Hub::new(),
             instance_id: uuid::Uuid::new_v4().simple().to_string(),
             notifications: settings.notifications.clone(),

@@ -1,7 +1,12 @@
 //! `GET /games?limit=&cursor=`: the caller's games, newest first, cursor-paged.
 //! `GET /games/{id}`: one of the caller's games: its status (`queued`, `processed`,
-//! `failed`), metadata and, once analysed, its metrics and the caller's progress on
-//! the exercise. Another user's game is `404`, exactly like a missing one.
+//! `failed`), metadata and, once analysed, its metrics, their provenance and the
+//! caller's current progress on the exercise. Another user's game is `404`, exactly
+//! like a missing one.
+//!
+//! One read of the game's document (the reconciliation handler recorded the analysis
+//! on it) and, for a processed game, the progress from the cache (the change feed
+//! when cold): never processing-service's collections.
 
 use axum::extract::{Path, State};
 use axum::routing::get;
@@ -94,7 +99,8 @@ async fn list_games(
     }))
 }
 
-/// One of the caller's games: status, metadata and, once analysed, metrics and progress.
+/// One of the caller's games: status, metadata and, once analysed, metrics, their
+/// provenance and the caller's current progress on the exercise.
 #[utoipa::path(get, path = "/games/{id}", tag = "games",
     params(("id" = String, Path, description = "The game id from `POST /game`")),
     responses(
@@ -114,15 +120,13 @@ async fn game_status(
         .find_for_user(&game_id, &user.user_id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let result = state.results.result(&game.id).await?;
-    let analysed = result
-        .as_ref()
-        .is_some_and(|r| r.get_str("status") == Ok("processed"));
-    let progress = match (&game.exercise, analysed) {
-        (Some(exercise), true) => state.results.progress(&user.user_id, exercise).await?,
+    let progress = match (&game.exercise, game.status.as_deref()) {
+        (Some(exercise), Some("processed")) => {
+            state.progress.of_exercise(&user.user_id, exercise).await?
+        }
         _ => None,
     };
-    Ok(Json(GameView::new(game, result.as_ref(), progress)))
+    Ok(Json(GameView::new(game, progress)))
 }
 
 impl From<GameSummary> for GameItem {

@@ -3,7 +3,8 @@
 //! the measurement's noise), as the processing service computed it.
 //!
 //! Served from the Redis cache the reconciliation handler keeps current
-//! ([`crate::feed::progress_cache`]); filled from MongoDB when it is cold.
+//! ([`crate::feed::progress_cache`]); filled from the progress snapshots in the
+//! change feed when it is cold ([`crate::feed::progress`]).
 
 use axum::extract::State;
 use axum::routing::get;
@@ -12,10 +13,9 @@ use serde::Serialize;
 
 use crate::auth::AuthUser;
 use crate::error::ApiResult;
-use crate::feed::ExerciseProgress;
 use crate::openapi::ErrorResponse;
 use crate::state::AppState;
-use crate::views::progress_view;
+use crate::views::ProgressView;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/progress", get(progress))
@@ -23,7 +23,7 @@ pub fn router() -> Router<AppState> {
 
 pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
     #[derive(utoipa::OpenApi)]
-    #[openapi(paths(progress))]
+    #[openapi(paths(progress), components(schemas(ProgressView)))]
     struct Doc;
     <Doc as utoipa::OpenApi>::openapi()
 }
@@ -37,11 +37,8 @@ struct ProgressPage {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 struct Exercise {
     exercise: String,
-    session_count: i64,
-    /// `metrics`: per metric `baseline`, `latest`, `change`, `pct_change`, `slope`,
-    /// `direction`, `improved`, `real_change`, ...; `updated_at`.
-    #[schema(value_type = Object)]
-    progress: serde_json::Value,
+    session_count: u64,
+    progress: ProgressView,
 }
 
 /// The caller's progress per exercise and metric.
@@ -50,46 +47,14 @@ struct Exercise {
     security(("bearer" = [])))]
 #[tracing::instrument(skip_all, fields(user_id = %user.user_id))]
 async fn progress(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<ProgressPage>> {
-    let cached = match state.progress_cache.load(&user.user_id).await {
-        Ok(cached) => cached,
-        Err(error) => {
-            // The cache is an optimisation: with Redis down, read MongoDB.
-            tracing::warn!(error = format!("{error:#}"), "Progress cache unreadable");
-            None
-        }
-    };
-    let all = match cached {
-        Some(all) => all,
-        None => {
-            let all: Vec<ExerciseProgress> = state
-                .results
-                .progress_of_user(&user.user_id)
-                .await?
-                .into_iter()
-                .filter_map(|document| {
-                    Some(ExerciseProgress {
-                        exercise: document.get_str("exercise").ok()?.to_owned(),
-                        session_count: document.get_i64("session_count").ok()?,
-                        progress: progress_view(document),
-                    })
-                })
-                .collect();
-            if let Err(error) = state.progress_cache.fill(&user.user_id, &all).await {
-                tracing::warn!(
-                    error = format!("{error:#}"),
-                    "Could not fill the progress cache"
-                );
-            }
-            all
-        }
-    };
+    let all = state.progress.all(&user.user_id).await?;
     Ok(Json(ProgressPage {
         exercises: all
             .into_iter()
-            .map(|p| Exercise {
-                exercise: p.exercise,
-                session_count: p.session_count,
-                progress: p.progress,
+            .map(|progress| Exercise {
+                exercise: progress.exercise.clone(),
+                session_count: progress.session_count,
+                progress,
             })
             .collect(),
     }))

@@ -3,9 +3,12 @@
 //! read it; the reconciliation handler appends to it.
 //!
 //! Document: `{_id: "<user_id>:<seq>", user_id, seq, dedupe, change, game_id,
-//! created_at, entry}` where `entry` is the change as the phone receives it (a
-//! snapshot taken when the change happened, so reading the same range twice gives the
-//! same answer).
+//! exercise, created_at, entry, progress_revision?, progress?}` where `entry` is the
+//! change as the phone receives it (a snapshot taken when the change happened, so
+//! reading the same range twice gives the same answer), and `progress` the patient's
+//! progress snapshot on `exercise` that came with the change, ordered by
+//! `progress_revision`: the progress cache is filled from it when cold
+//! ([`super::progress`]), so keeping progress costs no write beyond the entry.
 //!
 //! Why the sequence is taken as "the last entry + 1" and not from a counter: an entry
 //! at `seq` is inserted only after the entry at `seq - 1` exists (its `_id` is the
@@ -31,6 +34,8 @@ use mongodb::options::IndexOptions;
 use mongodb::{Collection, Database, IndexModel};
 use serde_json::Value;
 
+use super::progress::EntryProgress;
+
 /// How often an append retries after losing a race for the next position.
 const APPEND_ATTEMPTS: usize = 32;
 
@@ -46,10 +51,14 @@ pub struct NewEntry {
     /// `game.processed` or `game.failed`.
     pub change: String,
     /// What makes two appends the same change (a redelivered event must not add a
-    /// second entry): the game, its status and the analytics version.
+    /// second entry): `<game>:r<revision>` for an analysis from a v2 event,
+    /// `<game>:<status>:<analytics version>` from a v1 event.
     pub dedupe: String,
+    pub exercise: String,
     /// The change as the phone receives it.
     pub entry: Value,
+    /// The patient's progress on `exercise` after the change, if the event had it.
+    pub progress: Option<EntryProgress>,
 }
 
 /// Where an append landed.
@@ -78,7 +87,7 @@ pub struct FeedEntry {
 
 #[derive(Debug, Clone)]
 pub struct ChangeFeed {
-    collection: Collection<Document>,
+    pub(super) collection: Collection<Document>,
     /// The last position this process wrote or read per patient.
     last_seen: Arc<Mutex<HashMap<String, u64>>>,
 }
@@ -103,7 +112,7 @@ impl ChangeFeed {
             .options(IndexOptions::builder().unique(true).build())
             .build();
         self.collection
-            .create_indexes([by_position, by_change])
+            .create_indexes([by_position, by_change, super::progress::index()])
             .await
             .context("Failed to create the change feed's indexes")?;
         Ok(())
@@ -119,16 +128,21 @@ impl ChangeFeed {
         };
         for _ in 0..APPEND_ATTEMPTS {
             let seq = last + 1;
-            let document = doc! {
+            let mut document = doc! {
                 "_id": format!("{}:{seq}", new.user_id),
                 "user_id": &new.user_id,
                 "seq": to_i64(seq),
                 "dedupe": &new.dedupe,
                 "change": &new.change,
                 "game_id": &new.game_id,
+                "exercise": &new.exercise,
                 "created_at": DateTime::now(),
                 "entry": entry.clone(),
             };
+            if let Some(progress) = &new.progress {
+                document.insert("progress_revision", progress.revision);
+                document.insert("progress", progress.snapshot.clone());
+            }
             match self.collection.insert_one(document).await {
                 Ok(_) => {
                     self.remember(&new.user_id, seq);

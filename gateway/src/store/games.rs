@@ -5,14 +5,14 @@
 //! `(created_at, _id)` descending; the cursor is the last row's pair, base64url-encoded,
 //! so paging stays stable while new games arrive. Served by the index
 //! `{user_id: 1, created_at: -1, _id: -1}`. The upload path's writes and the full
-//! document are in [`super::uploads`].
+//! document are in [`super::uploads`]; the analysis the reconciliation handler
+//! records on a game is in [`super::analyses`].
 
 use anyhow::Context;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures_util::TryStreamExt;
 use mongodb::bson::{Bson, DateTime, Document, doc};
-use mongodb::options::ReturnDocument;
 use mongodb::{Collection, Database, IndexModel};
 use serde::{Deserialize, Serialize};
 
@@ -27,7 +27,9 @@ pub struct GameSummary {
     pub status: Option<String>,
 }
 
-/// One game as `GET /games/{id}` shows it (everything but the recording).
+/// One game as `GET /games/{id}` shows it (everything but the recording and the
+/// upload's bookkeeping). The analysis fields are absent until a reconciliation
+/// recorded them ([`super::analyses`]).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GameDetail {
     #[serde(rename = "_id")]
@@ -38,6 +40,14 @@ pub struct GameDetail {
     pub status: Option<String>,
     pub started_at: Option<DateTime>,
     pub ended_at: Option<DateTime>,
+    /// The report; `None` (or null) unless processed by a worker that sends it.
+    pub metrics: Option<Bson>,
+    pub failure_reason: Option<String>,
+    pub analytics_version: Option<String>,
+    pub analysed_at: Option<DateTime>,
+    /// Orders the analyses of this game: 0 for an outcome from a v1 event.
+    pub result_revision: Option<i64>,
+    pub provenance: Option<super::analyses::StoredProvenance>,
 }
 
 /// Where the next page starts: just after the game `(created_at, id)`.
@@ -104,26 +114,6 @@ impl Games {
             .context("Failed to read a game")
     }
 
-    /// Records the outcome of the game's analysis (`processed` or `failed`) and
-    /// returns the game; `None` if the user has no such game.
-    pub async fn mark_analysed(
-        &self,
-        game_id: &str,
-        user_id: &str,
-        status: &str,
-    ) -> anyhow::Result<Option<GameDetail>> {
-        self.collection
-            .clone_with_type::<GameDetail>()
-            .find_one_and_update(
-                doc! { "_id": game_id, "user_id": user_id },
-                doc! { "$set": { "status": status, "analysed_at": DateTime::now() } },
-            )
-            .return_document(ReturnDocument::After)
-            .projection(detail_projection())
-            .await
-            .context("Failed to record a game's analysis")
-    }
-
     /// Up to `limit` of the user's games after `after`, and the cursor of the next page
     /// when there may be one.
     pub async fn list(
@@ -170,10 +160,11 @@ impl Games {
 }
 
 /// The fields of a [`GameDetail`]: never the recording.
-fn detail_projection() -> Document {
+pub(super) fn detail_projection() -> Document {
     doc! {
         "created_at": 1, "exercise": 1, "score": 1, "status": 1,
-        "started_at": 1, "ended_at": 1,
+        "started_at": 1, "ended_at": 1, "metrics": 1, "failure_reason": 1,
+        "analytics_version": 1, "analysed_at": 1, "result_revision": 1, "provenance": 1,
     }
 }
 

@@ -30,6 +30,8 @@ async fn the_openapi_description_covers_the_game_routes_and_the_upload_schema() 
         ("/games/{id}", "get"),
         ("/leaderboard", "get"),
         ("/stats", "get"),
+        ("/progress", "get"),
+        ("/sync", "get"),
     ] {
         assert!(
             description["paths"][path][method].is_object(),
@@ -43,6 +45,9 @@ async fn the_openapi_description_covers_the_game_routes_and_the_upload_schema() 
         "Triaxial",
         "Accepted",
         "ErrorResponse",
+        "GameView",
+        "ProvenanceView",
+        "ProgressView",
     ] {
         assert!(schemas[schema].is_object(), "schema {schema}");
     }

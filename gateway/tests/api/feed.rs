@@ -12,8 +12,10 @@ fn entry(user_id: &str, game: usize) -> NewEntry {
         user_id: user_id.into(),
         game_id: format!("game-{game}"),
         change: "game.processed".into(),
-        dedupe: format!("game-{game}:processed:1"),
+        dedupe: format!("game-{game}:r1"),
+        exercise: "piano".into(),
         entry: json!({ "type": "game.processed", "game": { "game_id": format!("game-{game}") } }),
+        progress: None,
     }
 }
 

@@ -1,16 +1,18 @@
 //! `GET /notifications`: a phone's WebSocket hears of its games' analyses on any
-//! gateway instance, is refused without a valid token, and resumes by cursor.
+//! gateway instance, is refused without a valid token, and resumes by cursor. The
+//! analyses are the events a worker would publish; no worker runs here.
 
 use std::collections::HashSet;
 use std::time::Duration;
 
 use serde_json::Value;
+use shared_events::{Envelope, Event};
 use tokio_tungstenite::tungstenite;
 
 use crate::feed_helpers::{TokenIn, connect, sync, wait_for_changes};
 use crate::helpers::spawn_app;
+use crate::reconciliation_helpers::{processed, publish};
 use crate::upload_helpers::{SAMPLE, accepted_game_id, post_game, user};
-use crate::worker_helpers::start_worker;
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -18,7 +20,6 @@ const WAIT: Duration = Duration::from_secs(60);
 async fn an_upload_on_one_instance_is_notified_on_the_other() {
     let app = spawn_app().await;
     let instance_b = app.another_instance().await;
-    let _worker = start_worker(&app, 2, 4).await;
     let (access, _) = user(&app).await;
 
     let mut phone = connect(&instance_b, Some(&access), TokenIn::Header, None)
@@ -26,6 +27,8 @@ async fn an_upload_on_one_instance_is_notified_on_the_other() {
         .expect("the socket opens on instance B");
     let start = phone.ready().await;
     let game_id = accepted_game_id(post_game(&app, &access, Some("ws-1"), SAMPLE, &[]).await).await;
+    let event = processed(&app, &game_id, 1, &[30]).await;
+    publish(&app, &[&Envelope::new(Event::ReconciliationV2(event))]).await;
 
     let notice = phone.next_json(WAIT).await.expect("a notification on B");
     assert_eq!(notice["type"], "game.processed", "{notice}");
@@ -81,7 +84,6 @@ async fn a_socket_without_a_valid_token_is_refused() {
 #[tokio::test]
 async fn a_dropped_socket_that_reconnects_with_its_cursor_is_caught_up() {
     let app = spawn_app().await;
-    let _worker = start_worker(&app, 2, 4).await;
     let (access, _) = user(&app).await;
     let mut phone = connect(&app.address, Some(&access), TokenIn::Header, None)
         .await
@@ -91,8 +93,11 @@ async fn a_dropped_socket_that_reconnects_with_its_cursor_is_caught_up() {
 
     let mut uploaded = HashSet::new();
     for key in ["drop-1", "drop-2"] {
-        uploaded
-            .insert(accepted_game_id(post_game(&app, &access, Some(key), SAMPLE, &[]).await).await);
+        let game_id =
+            accepted_game_id(post_game(&app, &access, Some(key), SAMPLE, &[]).await).await;
+        let event = processed(&app, &game_id, 1, &[30]).await;
+        publish(&app, &[&Envelope::new(Event::ReconciliationV2(event))]).await;
+        uploaded.insert(game_id);
     }
     let feed = wait_for_changes(&app, &access, 2).await;
 

@@ -1,9 +1,14 @@
 //! `GET /games/{id}`, `GET /leaderboard` and `GET /stats`.
 
-use mongodb::bson::{Bson, Document, doc};
 use serde_json::Value;
+use shared_events::events::GameOutcome;
+use shared_events::{Envelope, Event};
 
+use crate::feed_helpers::wait_for_changes;
 use crate::helpers::{TestApp, error_of, spawn_app};
+use crate::reconciliation_helpers::{
+    ANALYTICS_VERSION, analysed, processed, progress_over, publish,
+};
 use crate::upload_helpers::{SAMPLE, accepted_game_id, post_game, user};
 
 async fn get(app: &TestApp, access: &str, path: &str) -> reqwest::Response {
@@ -21,9 +26,10 @@ async fn upload_with_score(app: &TestApp, access: &str, key: &str, score: i64) -
 }
 
 #[tokio::test]
-async fn a_game_is_queued_then_processed_with_its_metrics_and_progress() {
+async fn a_game_is_queued_then_failed_with_its_reason_and_provenance_but_no_metrics() {
     let app = spawn_app().await;
-    let (access, user_id) = user(&app).await;
+    let (access, _) = user(&app).await;
+    let played = upload_with_score(&app, &access, "played", 30).await;
     let game_id = upload_with_score(&app, &access, "g", 30).await;
 
     let response = get(&app, &access, &format!("/games/{game_id}")).await;
@@ -35,37 +41,56 @@ async fn a_game_is_queued_then_processed_with_its_metrics_and_progress() {
     assert_eq!(game["score"], 30);
     assert_eq!(game["started_at"], "2026-01-15T10:00:00Z");
     assert_eq!(game["ended_at"], "2026-01-15T10:00:10Z");
-    assert!(game.get("metrics").is_none() && game.get("progress").is_none());
+    for absent in ["metrics", "progress", "provenance", "analytics_version"] {
+        assert!(game.get(absent).is_none(), "{absent} in {game}");
+    }
 
-    // What processing-service writes once it has analysed the game.
-    app.db
-        .collection::<Document>("results")
-        .insert_one(doc! {
-            "_id": &game_id, "user_id": &user_id, "exercise": "grasp_and_release",
-            "status": "processed", "failure_reason": Bson::Null, "analytics_version": 3,
-            "metrics": { "rom_deg": { "index_mcp": 61.5 } },
-        })
-        .await
-        .expect("insert result");
-    app.db
-        .collection::<Document>("progress")
-        .insert_one(doc! {
-            "_id": format!("{user_id}:grasp_and_release"), "user_id": &user_id,
-            "exercise": "grasp_and_release", "session_count": 1_i64, "metrics": [],
-        })
-        .await
-        .expect("insert progress");
+    // The patient has progress from another game; this one could not be analysed.
+    let earlier = processed(&app, &played, 1, &[30]).await;
+    let failed = analysed(
+        &app,
+        &game_id,
+        GameOutcome::Failed {
+            reason: "the recording is flat".into(),
+        },
+        1,
+        Some(progress_over(1, &[30])),
+    )
+    .await;
+    publish(
+        &app,
+        &[
+            &Envelope::new(Event::ReconciliationV2(earlier)),
+            &Envelope::new(Event::ReconciliationV2(failed.clone())),
+        ],
+    )
+    .await;
+    wait_for_changes(&app, &access, 2).await;
 
     let game: Value = get(&app, &access, &format!("/games/{game_id}"))
         .await
         .json()
         .await
         .expect("json");
-    assert_eq!(game["status"], "processed");
-    assert_eq!(game["metrics"]["rom_deg"]["index_mcp"], 61.5);
-    assert_eq!(game["analytics_version"], 3);
-    assert_eq!(game["progress"]["session_count"], 1);
-    assert!(game.get("failure_reason").is_none());
+    assert_eq!(game["status"], "failed", "{game}");
+    assert_eq!(game["failure_reason"], "the recording is flat", "{game}");
+    assert_eq!(game["analytics_version"], ANALYTICS_VERSION, "{game}");
+    assert_eq!(
+        game["provenance"]["source_event_id"],
+        failed.result.provenance.source_event_id.to_string(),
+        "{game}"
+    );
+    // Progress belongs with a processed game only.
+    assert!(
+        game.get("metrics").is_none() && game.get("progress").is_none(),
+        "{game}"
+    );
+    let other: Value = get(&app, &access, &format!("/games/{played}"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(other["progress"]["session_count"], 1, "{other}");
 }
 
 #[tokio::test]

@@ -1,4 +1,5 @@
-//! `GET /sync` and `GET /progress`, and the reconciliation consumer that feeds them.
+//! `GET /sync` and `GET /progress`, and the reconciliation consumer that feeds them
+//! (from the events a worker would publish; no worker runs here).
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -10,8 +11,8 @@ use uuid::Uuid;
 
 use crate::feed_helpers::{TokenIn, connect, sync, wait_for_changes};
 use crate::helpers::{error_of, spawn_app, spawn_app_with};
+use crate::reconciliation_helpers::{processed, publish};
 use crate::upload_helpers::{SAMPLE, accepted_game_id, post_game, user};
-use crate::worker_helpers::start_worker;
 
 fn cursors(changes: &[Value]) -> Vec<String> {
     changes
@@ -22,8 +23,8 @@ fn cursors(changes: &[Value]) -> Vec<String> {
 
 #[tokio::test]
 async fn a_phone_offline_during_three_uploads_gets_all_three_in_order_once() {
-    let app = spawn_app().await;
-    let _worker = start_worker(&app, 2, 4).await;
+    // Analyses applied in the order the worker published them.
+    let app = spawn_app_with(&[("M2M_RECONCILIATION_CONCURRENCY", "1")]).await;
     let (access, _) = user(&app).await;
     let (status, empty) = sync(&app, &app.address, &access, "").await;
     assert_eq!(status, 200);
@@ -32,9 +33,16 @@ async fn a_phone_offline_during_three_uploads_gets_all_three_in_order_once() {
     let start = empty["next_cursor"].as_str().expect("cursor").to_owned();
 
     let mut uploaded = HashSet::new();
+    let mut scores = Vec::new();
     for key in ["offline-1", "offline-2", "offline-3"] {
-        uploaded
-            .insert(accepted_game_id(post_game(&app, &access, Some(key), SAMPLE, &[]).await).await);
+        let game_id =
+            accepted_game_id(post_game(&app, &access, Some(key), SAMPLE, &[]).await).await;
+        // The worker's analysis: the game's metrics and the patient's progress, one
+        // session more each time.
+        scores.push(30);
+        let event = processed(&app, &game_id, 1, &scores).await;
+        publish(&app, &[&Envelope::new(Event::ReconciliationV2(event))]).await;
+        uploaded.insert(game_id);
     }
     let all = wait_for_changes(&app, &access, 3).await;
     assert_eq!(all.len(), 3, "nothing twice: {all:?}");
@@ -104,7 +112,7 @@ async fn a_phone_offline_during_three_uploads_gets_all_three_in_order_once() {
 }
 
 #[tokio::test]
-async fn a_reconciliation_delivered_twice_adds_one_change_and_one_notification() {
+async fn a_v1_reconciliation_delivered_twice_adds_one_change_and_one_notification() {
     // One event at a time, in queue order, so the sentinel below comes last.
     let app = spawn_app_with(&[("M2M_RECONCILIATION_CONCURRENCY", "1")]).await;
     let (access, user_id) = user(&app).await;
@@ -201,8 +209,7 @@ async fn an_invalid_or_foreign_cursor_is_refused() {
 
 #[tokio::test]
 async fn progress_lists_each_exercise_with_its_metrics() {
-    let app = spawn_app().await;
-    let _worker = start_worker(&app, 2, 4).await;
+    let app = spawn_app_with(&[("M2M_RECONCILIATION_CONCURRENCY", "1")]).await;
     let (access, user_id) = user(&app).await;
     let get_progress = || async {
         let response = app
@@ -217,8 +224,13 @@ async fn progress_lists_each_exercise_with_its_metrics() {
     };
     assert_eq!(get_progress().await["exercises"], serde_json::json!([]));
 
-    for key in ["progress-1", "progress-2"] {
-        accepted_game_id(post_game(&app, &access, Some(key), SAMPLE, &[]).await).await;
+    let mut scores = Vec::new();
+    for (key, score) in [("progress-1", 30), ("progress-2", 45)] {
+        let game_id =
+            accepted_game_id(post_game(&app, &access, Some(key), SAMPLE, &[]).await).await;
+        scores.push(score);
+        let event = processed(&app, &game_id, 1, &scores).await;
+        publish(&app, &[&Envelope::new(Event::ReconciliationV2(event))]).await;
     }
     wait_for_changes(&app, &access, 2).await;
     let progress = get_progress().await;
@@ -235,8 +247,10 @@ async fn progress_lists_each_exercise_with_its_metrics() {
     for field in ["baseline", "latest", "change", "real_change"] {
         assert!(score.get(field).is_some(), "{field} in {score}");
     }
+    assert_eq!(score["latest"], 45.0, "the newest snapshot: {score}");
 
-    // Served from the cache the consumer keeps, and the same after it is dropped.
+    // Served from the cache the consumer keeps, and the same from the change feed
+    // after it is dropped.
     let mut redis = app.redis.clone();
     let key = app.keys.key(&format!("progress:{user_id}"));
     let cached: bool = redis::cmd("EXISTS")

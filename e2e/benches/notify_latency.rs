@@ -14,13 +14,15 @@
 //! the system (`/proc`, from the first upload until the last notification), and so
 //! the rate the machine's cores could sustain at best.
 //!
-//! `cargo bench -p gateway --bench notify_latency`; without `--bench` it exits at
+//! `cargo bench -p e2e --bench notify_latency`; without `--bench` it exits at
 //! once. The stack is removed at the end.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+// The gateway benches' switches, stack and in-process gateway, shared by path.
+#[path = "../../gateway/benches/common/mod.rs"]
 mod common;
 
 use anyhow::Context;

@@ -3,18 +3,16 @@
 //! correlation id the phone sent, so one grep finds them all.
 //!
 //! A test binary of its own because it installs the process-wide log subscriber
-//! (the production JSON format, written to a buffer) and reads it back; in the
-//! `api` binary every other test would write into it.
+//! (the production JSON format, written to a buffer) and reads it back; beside
+//! other tests, every one of them would write into it.
 
-// Only part of the shared helpers is used here.
+// The gateway's test helpers, shared by path; only part of them is used here.
 #[allow(dead_code)]
-#[path = "api/helpers.rs"]
+#[path = "../../gateway/tests/api/helpers.rs"]
 mod helpers;
 #[allow(dead_code)]
-#[path = "api/upload_helpers.rs"]
+#[path = "../../gateway/tests/api/upload_helpers.rs"]
 mod upload_helpers;
-#[path = "api/worker_helpers.rs"]
-mod worker_helpers;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -24,9 +22,9 @@ use mongodb::bson::{Document, doc};
 use serde_json::Value;
 use uuid::Uuid;
 
+use e2e::worker::start_worker;
 use helpers::spawn_app;
 use upload_helpers::{SAMPLE, accepted_game_id, post_game, user};
-use worker_helpers::start_worker;
 
 /// Where the subscriber writes: every line, kept.
 #[derive(Clone, Default)]
@@ -76,7 +74,9 @@ async fn every_log_line_of_a_game_carries_the_correlation_id_of_its_upload() {
     );
 
     let app = spawn_app().await;
-    let worker = start_worker(&app, 1, 2).await;
+    let worker = start_worker(app.bus.settings(), &app.store, 1, 2)
+        .await
+        .expect("the worker starts on the gateway's stack");
 
     let (access, _) = user(&app).await;
     let correlation_id = Uuid::now_v7().to_string();
@@ -115,14 +115,19 @@ async fn every_log_line_of_a_game_carries_the_correlation_id_of_its_upload() {
         assert!(tokio::time::Instant::now() < deadline, "never logged");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let result = app
+    let game = app
         .db
-        .collection::<Document>("results")
+        .collection::<Document>("games")
         .find_one(doc! { "_id": &game_id })
         .await
-        .expect("read");
-    assert!(result.is_some(), "the game was analysed");
-    worker.stop().await;
+        .expect("read")
+        .expect("the game");
+    assert_eq!(
+        game.get_str("status"),
+        Ok("processed"),
+        "the game was analysed"
+    );
+    worker.stop().await.expect("the worker stops cleanly");
 
     let lines: Vec<Value> = captured
         .lines()
