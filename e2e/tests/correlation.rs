@@ -147,7 +147,7 @@ async fn every_log_line_of_a_game_carries_the_correlation_id_of_its_upload() {
     }
     // Each part of the path is there, inside its own span.
     for (span, message) in [
-        ("request", "Published the game's ProcessingEvent"),
+        ("publish", "Published the game's ProcessingEvent"),
         ("consume", "Game analysed and reconciliation published."),
         ("consume", "Reconciliation applied."),
     ] {

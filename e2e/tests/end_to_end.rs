@@ -57,9 +57,15 @@ async fn an_uploaded_game_is_analysed_and_the_phone_hears_of_it_and_reads_it() {
         .expect("json");
     assert_eq!(game["status"], "processed", "{game}");
     assert!(game["analytics_version"].is_string(), "{game}");
-    // Needs the worker to publish `reconciliation.ready` v2 (its metrics and the
-    // progress travel in the event); this tree's worker still publishes v1, which
-    // carries the outcome only. Then: `game["metrics"]["fingers"]["index"]
-    // ["sparc_mean"]` is a finite number and `game["progress"]["session_count"]` is 1.
+    // The metrics, the provenance and the progress travelled in the worker's event.
+    assert!(
+        game["metrics"]["fingers"]["index"]["sparc_mean"].is_f64(),
+        "{game}"
+    );
+    assert_eq!(game["progress"]["session_count"], 1, "{game}");
+    let sha = game["provenance"]["recording_sha256"]
+        .as_str()
+        .unwrap_or_default();
+    assert_eq!(sha.len(), 64, "{game}");
     worker.stop().await.expect("the worker stops cleanly");
 }

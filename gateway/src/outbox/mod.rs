@@ -39,6 +39,7 @@ use shared_events::{Envelope, Event, PublishError};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use time::OffsetDateTime;
+use tracing::Instrument as _;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -155,7 +156,22 @@ impl Outbox {
         path: &'static str,
     ) -> Result<(), PublishGameError> {
         let envelope = envelope_of(game, recording)?;
-        if let Err(error) = self.publisher.publish(&envelope).await {
+        // Outside any request: the span carries the game's correlation id, so its
+        // lines join the rest of the game's path.
+        let span = tracing::info_span!("publish", correlation_id = %envelope.correlation_id,
+            game_id = %game.id, path);
+        self.publish_envelope(game, &envelope, path)
+            .instrument(span)
+            .await
+    }
+
+    async fn publish_envelope(
+        &self,
+        game: &GameRecord,
+        envelope: &Envelope,
+        path: &'static str,
+    ) -> Result<(), PublishGameError> {
+        if let Err(error) = self.publisher.publish(envelope).await {
             self.broker.failed();
             if let Err(release) = self.games.release_claim(&game.id).await {
                 tracing::warn!(error = format!("{release:#}"), game_id = %game.id,
@@ -165,8 +181,7 @@ impl Outbox {
         }
         self.broker.succeeded();
         self.metrics.published(path);
-        tracing::info!(game_id = %game.id, event_id = %envelope.id, path,
-            correlation_id = %envelope.correlation_id, "Published the game's ProcessingEvent");
+        tracing::info!(event_id = %envelope.id, "Published the game's ProcessingEvent");
         Ok(())
     }
 }
