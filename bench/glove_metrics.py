@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A straightforward NumPy/SciPy implementation of GLOVE_METRICS.md.
+"""A straightforward NumPy/SciPy implementation of docs/glove-metrics.md.
 
 It is the reference the Rust analytics (processing-service/src/analytics) are
 checked against to ~1e-9, and the baseline of the speed comparison. It follows the

@@ -13,6 +13,9 @@
 //! - `tests/correlation.rs`: one game's log lines all carry its correlation id (a
 //!   binary of its own: it installs the process-wide log subscriber).
 //! - `benches/notify_latency.rs`: from the `202` of an upload to its notification.
+//! - `benches/constant_cost.rs`: a game's latency, CPU and store commands against
+//!   the patient's history (`BENCH_MODE=history`), and the drain rate of a backlog
+//!   (`BENCH_MODE=drain`).
 //!
 //! The tests and the bench reuse the gateway's test and bench helpers by path
 //! (`gateway/tests/api/*helpers.rs`, `gateway/benches/common/`), so the phone's

@@ -156,7 +156,7 @@ struct Background {
 impl Background {
     fn spawn(state: &AppState, stop: &CancellationToken, drain: Duration) -> Self {
         // Its own connection: the consumer's acks and the uploads' publishes must not
-        // queue behind each other (PITFALLS.md item 4).
+        // queue behind each other (docs/broker-notes.md item 4).
         let publisher = Publisher::new(state.bus.clone(), "gateway reconciliation");
         let handler = ApplyReconciliation {
             games: state.games.clone(),

@@ -2,7 +2,7 @@
 //!
 //! # Layout
 //!
-//! - [`analytics`]: the metrics of `GLOVE_METRICS.md` as a pure library (no I/O,
+//! - [`analytics`]: the metrics of `docs/glove-metrics.md` as a pure library (no I/O,
 //!   no async), entered through [`analytics::analyze`] on a validated
 //!   [`analytics::Recording`]; the queue worker calls it on a blocking thread.
 //!   - `recording`: the validated sensor input, re-exported from `shared_events::recording`.

@@ -1,8 +1,8 @@
-//! The glove analytics of `GLOVE_METRICS.md`: pure functions, no I/O, no async.
+//! The glove analytics of `docs/glove-metrics.md`: pure functions, no I/O, no async.
 //!
 //! Every metric follows the contract's discrete algorithm to about 1e-9 of the
 //! reference (`bench/glove_metrics.py`), edge cases included; section numbers in
-//! comments (A1, B6, ...) point into the contract. The entry point for a whole
+//! comments (A1, B6, ...) point into `docs/glove-metrics.md`. The entry point for a whole
 //! recording is [`analyze`]; the single metrics are public for tests and reuse.
 
 mod error;

@@ -125,7 +125,7 @@ impl Handler for AnalyseGame {
         let (config, limit) = (self.analysis, self.max_recording_bytes);
         let started = Instant::now();
         // Decompressing, parsing and analysing a recording take milliseconds of
-        // CPU: never on the async threads (PITFALLS.md item 7).
+        // CPU: never on the async threads (docs/broker-notes.md item 7).
         let analysis = tokio::task::spawn_blocking(move || analyse(&recording, &config, limit))
             .await
             .unwrap_or_else(|panic| Analysis::Failed(format!("the analysis crashed: {panic}")));

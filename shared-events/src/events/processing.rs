@@ -25,7 +25,7 @@ pub struct ProcessingEventV1 {
 /// `data` is the `sensors` object of `POST /game`, as JSON text, compressed with
 /// zstd and written in base64. Why not plain JSON arrays: a 60 s, 100 Hz recording
 /// is ~0.7 MB of JSON, and quorum queues slow sharply with message size
-/// (`PITFALLS.md`: ~240 msg/s at 1 MiB, ~2.3k at 100 KiB); zstd shrinks decimal
+/// (`docs/broker-notes.md`, broker ceilings: ~240 msg/s at 1 MiB, ~2.3k at 100 KiB); zstd shrinks decimal
 /// text several times and costs a few milliseconds. Why not binary doubles:
 /// 8 bytes a sample compress poorly and lose nothing the JSON text did not have.
 /// Every language has base64, zstd and JSON, so the contract stays readable.

@@ -2,7 +2,7 @@
 //! validate, hash and compress. The body is read twice: once for its fields with
 //! `sensors` left as text, once to check the recording without keeping its values
 //! (`Recording::check_sensors_json`); the text is what gets compressed. CPU work on ~1 MB, so the handler runs it on a
-//! blocking thread (`PITFALLS.md` item 7).
+//! blocking thread (`docs/broker-notes.md` item 7).
 
 use std::io::Read;
 
