@@ -4,9 +4,10 @@
 //! not by reading `job_runs`. The run is recorded first, with `announced: false`
 //! ([`crate::runs`]); the event is published with a confirm; only then is the run
 //! marked announced. A failed publish fails the timer message transiently, and the
-//! retried copy finds the run recorded but unannounced and publishes it again. A
-//! crash between the confirm and the mark publishes the event twice, which its
-//! consumers absorb (they upsert by `(job, window)`).
+//! retried copy finds the run recorded but unannounced and publishes it again
+//! (`crate::jobs` says which copies do). A crash between the confirm and the mark
+//! publishes the event twice, which its consumers absorb (they upsert by
+//! `(job, window)`).
 
 use shared_events::{Envelope, Event, Publisher};
 

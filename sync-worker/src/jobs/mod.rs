@@ -17,8 +17,12 @@
 //!    the job runs, the window is recorded, `job.completed` is published
 //!    ([`crate::announce`]), and the lease is released.
 //!
-//! A window found recorded in 1 or 3 whose `job.completed` was never confirmed is
-//! announced then, so a publish that failed after the record is made by the retry.
+//! A window found recorded whose `job.completed` was never confirmed is announced
+//! then: in 3 always (the run that recorded it has ended without announcing it), in
+//! 1 only by a message that came back (redelivered or retried), because a fresh copy
+//! may meet a run between its record and its announcement, and announcing from both
+//! would publish the event twice. The run's own message comes back whenever the
+//! announcement failed, so it is what announces late.
 //!
 //! A run that dies before recording its window leaves the message unacked: it is
 //! redelivered, waits out the dead run's lease, and runs again; both jobs are
@@ -117,7 +121,9 @@ impl JobHandler {
     ) -> Result<(), JobError> {
         if let Some(run) = self.runs.find(job, window).await? {
             tracing::debug!("The window has already run.");
-            announce_if_pending(&self.publisher, &self.runs, timer, &run).await?;
+            if !fresh {
+                announce_if_pending(&self.publisher, &self.runs, timer, &run).await?;
+            }
             self.stats.skipped.fetch_add(1, Ordering::Relaxed);
             return Ok(());
         }
