@@ -368,6 +368,7 @@ fn drain(
         while let Some(done) = plays.next().await {
             done?;
         }
+        drop(plays);
         anyhow::Ok((tokens, started.elapsed().as_secs_f64()))
     })?;
     workers.stop();

@@ -1,8 +1,8 @@
 //! Seed-000 bookkeeping in Redis, written for every API request.
 //!
-//! These keys are a contract with the `sync` and `backup` jobs of `sync-worker`; change
-//! them only together. Every name below is prefixed with `M2M_REDIS_PREFIX` (empty by
-//! default) through [`shared_store::RedisKeys`].
+//! These keys are a contract with the `sync` and `backup` jobs of `sync-worker`, named
+//! for both sides in [`shared_store::keys`]. Every name below is prefixed with
+//! `M2M_REDIS_PREFIX` (empty by default) through [`shared_store::RedisKeys`].
 //!
 //! | key | type | written |
 //! |---|---|---|
@@ -27,6 +27,7 @@ use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::Response;
 use serde::Serialize;
+use shared_store::keys::{self as shared_keys, Family};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
@@ -118,13 +119,19 @@ async fn write(
     let now_ms = i64::try_from(now_ms)?;
     let mut pipe = redis::pipe();
     if let Some(user_id) = user_id {
-        pipe.sadd(keys.key("users"), user_id).ignore();
-        pipe.set(keys.key("users:updated_time"), now_ms).ignore();
+        pipe.sadd(keys.key(shared_keys::USERS), user_id).ignore();
+        pipe.set(keys.key(Family::Users.updated_time_key()), now_ms)
+            .ignore();
     }
-    pipe.incr(keys.key(&format!("c:{command}")), 1).ignore();
-    pipe.set(keys.key("c:updated_time"), now_ms).ignore();
-    pipe.rpush(keys.key("journal"), serde_json::to_string(entry)?)
+    pipe.incr(keys.key(&shared_keys::counter(command)), 1)
         .ignore();
+    pipe.set(keys.key(Family::Counters.updated_time_key()), now_ms)
+        .ignore();
+    pipe.rpush(
+        keys.key(shared_keys::JOURNAL),
+        serde_json::to_string(entry)?,
+    )
+    .ignore();
     let mut redis = state.redis.clone();
     pipe.query_async::<()>(&mut redis).await?;
     Ok(())

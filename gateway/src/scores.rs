@@ -1,8 +1,9 @@
 //! Per-exercise score keys in Redis (seeds 001 and 003): written once per new game,
 //! read by `GET /leaderboard` and `GET /stats` without a database call.
 //!
-//! A contract with `sync-worker` (`contract.rs`), which snapshots and restores them;
-//! names go through [`shared_store::RedisKeys`].
+//! A contract with `sync-worker`, which snapshots and restores them; the names are
+//! defined for both sides in [`shared_store::keys`] and prefixed through
+//! [`shared_store::RedisKeys`].
 //!
 //! | key | type | written |
 //! |---|---|---|
@@ -19,6 +20,7 @@ use std::collections::BTreeMap;
 
 use anyhow::Context;
 use shared_store::RedisKeys;
+use shared_store::keys::{self as shared_keys, Family, UPDATED_TIME};
 use time::OffsetDateTime;
 
 use crate::state::AppState;
@@ -32,15 +34,15 @@ pub fn is_valid_exercise(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
-        && name != "updated_time"
+        && name != UPDATED_TIME
 }
 
 pub fn leaderboard_key(keys: &RedisKeys, exercise: &str) -> String {
-    keys.key(&format!("leaderboard:{exercise}"))
+    keys.key(&shared_keys::leaderboard(exercise))
 }
 
 pub fn aggregate_key(keys: &RedisKeys, exercise: &str) -> String {
-    keys.key(&format!("agg:{exercise}"))
+    keys.key(&shared_keys::aggregate(exercise))
 }
 
 /// Counts a new game in its exercise's aggregate and leaderboard.
@@ -57,14 +59,15 @@ pub async fn record_new_game(
     pipe.atomic();
     pipe.hincr(&aggregate, "count", 1).ignore();
     pipe.hincr(&aggregate, "score_sum", score).ignore();
-    pipe.set(keys.key("agg:updated_time"), now_ms).ignore();
+    pipe.set(keys.key(Family::Aggregates.updated_time_key()), now_ms)
+        .ignore();
     pipe.cmd("ZADD")
         .arg(leaderboard_key(keys, exercise))
         .arg("GT")
         .arg(score)
         .arg(user_id)
         .ignore();
-    pipe.set(keys.key("leaderboard:updated_time"), now_ms)
+    pipe.set(keys.key(Family::Leaderboards.updated_time_key()), now_ms)
         .ignore();
     let mut redis = state.redis.clone();
     pipe.query_async::<()>(&mut redis)
@@ -100,10 +103,11 @@ pub struct Aggregate {
 
 /// The names (after `<family>:`) of a family's keys, `updated_time` excepted. A
 /// `SCAN` of the namespace: one key per exercise or command, a few dozen.
-async fn family_members(state: &AppState, family: &str) -> anyhow::Result<Vec<String>> {
+async fn family_members(state: &AppState, family: Family) -> anyhow::Result<Vec<String>> {
     let mut redis = state.redis.clone();
-    let prefix = state.keys.key(&format!("{family}:"));
-    let pattern = state.keys.scan_pattern(&format!("{family}:"));
+    let Some(pattern) = family.scan_pattern(&state.keys) else {
+        return Ok(Vec::new());
+    };
     let mut names = Vec::new();
     let mut cursor: u64 = 0;
     loop {
@@ -115,12 +119,12 @@ async fn family_members(state: &AppState, family: &str) -> anyhow::Result<Vec<St
             .arg(1000)
             .query_async(&mut redis)
             .await
-            .with_context(|| format!("Failed to scan the {family} keys"))?;
+            .with_context(|| format!("Failed to scan the {} keys", family.name()))?;
         names.extend(
             batch
                 .iter()
-                .filter_map(|key| key.strip_prefix(&prefix))
-                .filter(|name| *name != "updated_time")
+                .filter_map(|key| key.strip_prefix(state.keys.prefix()))
+                .filter_map(|key| family.member_of(key))
                 .map(str::to_owned),
         );
         if next == 0 {
@@ -135,13 +139,13 @@ async fn family_members(state: &AppState, family: &str) -> anyhow::Result<Vec<St
 
 /// Every request counter (`c:<command>`), by command.
 pub async fn counters(state: &AppState) -> anyhow::Result<BTreeMap<String, i64>> {
-    let commands = family_members(state, "c").await?;
+    let commands = family_members(state, Family::Counters).await?;
     if commands.is_empty() {
         return Ok(BTreeMap::new());
     }
     let keys: Vec<String> = commands
         .iter()
-        .map(|c| state.keys.key(&format!("c:{c}")))
+        .map(|c| state.keys.key(&shared_keys::counter(c)))
         .collect();
     let mut redis = state.redis.clone();
     let values: Vec<Option<i64>> = redis::cmd("MGET")
@@ -159,7 +163,7 @@ pub async fn counters(state: &AppState) -> anyhow::Result<BTreeMap<String, i64>>
 /// Every exercise's aggregate, by exercise name: one `SCAN` and one pipelined round
 /// trip of `HMGET`s.
 pub async fn aggregates(state: &AppState) -> anyhow::Result<BTreeMap<String, Aggregate>> {
-    let exercises = family_members(state, "agg").await?;
+    let exercises = family_members(state, Family::Aggregates).await?;
     if exercises.is_empty() {
         return Ok(BTreeMap::new());
     }

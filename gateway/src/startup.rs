@@ -83,6 +83,13 @@ impl Application {
             .clone()
             .map(|poller| poller.spawn(stop.child_token()));
         let background = Background::spawn(&state, &stop, self.shutdown_deadline);
+        // The dashboard's record of job runs (admin/job_completed.rs); on even when
+        // the dashboard is off.
+        let job_runs = state.admin.record_job_runs(
+            state.publisher.clone(),
+            stop.child_token(),
+            self.shutdown_deadline,
+        );
         // `serve` cancels `stop` (and so the background tasks) as soon as shutdown
         // begins; games the outbox leaves are published by the next gateway to run it,
         // and events the consumer leaves are redelivered to another instance.
@@ -101,6 +108,7 @@ impl Application {
             let _ = tokio::time::timeout_at(deadline, poller).await;
         }
         background.join(deadline).await;
+        job_runs.join(deadline).await;
         state.publisher.close().await;
         state.ops.probe.close().await;
         served

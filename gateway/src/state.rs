@@ -101,7 +101,7 @@ impl AppState {
         .await?;
         let publisher = Publisher::new(bus.clone(), "gateway publisher");
         let ops = GatewayOps::build(metrics, settings, &bus, &db, &redis);
-        let admin = crate::admin::Admin::new(&settings.admin, &db, &bus);
+        let admin = crate::admin::Admin::build(&settings.admin, &db, &bus).await?;
         let outbox = crate::outbox::Outbox {
             publisher: publisher.clone(),
             games: games.clone(),

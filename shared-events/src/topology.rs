@@ -4,6 +4,7 @@
 //!                      ┌───────────── processing.requested ──▶ <p>.processing ──┐
 //!  publishers ─▶ <p>.events (topic) ─ reconciliation.ready ──▶ <p>.reconciliation│ quorum,
 //!                      ├───────────── timer.fired.* ─────────▶ <p>.jobs ────────┘ delivery limit
+//!                      ├───────────── job.completed ─────────▶ <p>.dashboard (quorum, same)
 //!                      ├───────────── feed.appended ─────────▶ <p>.notifications.<instance>
 //!                      │                     (one transient queue per gateway instance)
 //!                      └───────────── # ─────────────────────▶ <p>.history (stream, replay)
@@ -39,13 +40,17 @@ pub enum WorkQueue {
     Reconciliation,
     /// TimerFired messages, consumed by sync-workers.
     Jobs,
+    /// JobCompleted events, consumed by one gateway instance each, which records
+    /// the run for the operators' dashboard.
+    Dashboard,
 }
 
 impl WorkQueue {
-    pub const ALL: [WorkQueue; 3] = [
+    pub const ALL: [WorkQueue; 4] = [
         WorkQueue::Processing,
         WorkQueue::Reconciliation,
         WorkQueue::Jobs,
+        WorkQueue::Dashboard,
     ];
 
     fn suffix(self) -> &'static str {
@@ -53,6 +58,7 @@ impl WorkQueue {
             WorkQueue::Processing => "processing",
             WorkQueue::Reconciliation => "reconciliation",
             WorkQueue::Jobs => "jobs",
+            WorkQueue::Dashboard => "dashboard",
         }
     }
 
@@ -62,6 +68,7 @@ impl WorkQueue {
             WorkQueue::Processing => Event::PROCESSING_REQUESTED,
             WorkQueue::Reconciliation => Event::RECONCILIATION_READY,
             WorkQueue::Jobs => Event::TIMER_FIRED,
+            WorkQueue::Dashboard => Event::JOB_COMPLETED,
         }
     }
 
@@ -403,6 +410,8 @@ mod tests {
                 "blue.reconciliation.retry",
                 "blue.jobs",
                 "blue.jobs.retry",
+                "blue.dashboard",
+                "blue.dashboard.retry",
                 "blue.dead-letters",
             ]
         );
@@ -413,7 +422,8 @@ mod tests {
             .collect();
         assert_eq!(roles[2], QueueRole::Work(WorkQueue::Reconciliation));
         assert_eq!(roles[3], QueueRole::Retry(WorkQueue::Reconciliation));
-        assert_eq!(roles[6], QueueRole::DeadLetters);
+        assert_eq!(roles[6], QueueRole::Work(WorkQueue::Dashboard));
+        assert_eq!(roles[8], QueueRole::DeadLetters);
     }
 
     #[test]
@@ -430,7 +440,12 @@ mod tests {
             WorkQueue::for_event_type("timer.fired"),
             Some(WorkQueue::Jobs)
         );
+        assert_eq!(
+            WorkQueue::for_event_type("job.completed"),
+            Some(WorkQueue::Dashboard)
+        );
         assert_eq!(WorkQueue::for_event_type("game.deleted"), None);
+        assert_eq!(WorkQueue::Dashboard.binding_key(), "job.completed");
         assert_eq!(WorkQueue::Jobs.binding_key(), "timer.fired.*");
         assert_eq!(WorkQueue::Processing.binding_key(), "processing.requested");
     }

@@ -24,6 +24,10 @@ pub enum JobError {
     /// tries again.
     #[error("the Redis sync marker kept changing during the restore")]
     MarkerContended,
+    /// The run's `job.completed` was not confirmed; the retried timer message
+    /// publishes it again (`crate::announce`).
+    #[error("the job.completed event was not published")]
+    Announce(#[from] shared_events::PublishError),
     /// Stored data that this build cannot read; retrying will not help.
     #[error("malformed stored data: {0}")]
     Malformed(String),

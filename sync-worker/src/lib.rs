@@ -12,17 +12,21 @@
 //!   until stopped; what `main` and the tests call.
 //! - [`config`]: the job settings and their `M2M_*` variables.
 //! - [`cli`]: the command line: run, `trigger <job>`, `journal --user --since`.
-//! - [`contract`]: the Redis keys the gateway writes and the jobs move.
+//! - [`contract`]: the Redis keys only the worker touches (those it shares with the
+//!   gateway are [`shared_store::keys`]).
 //! - [`jobs`]: the timer handler (once per window: `job_runs` + a lease), and one
 //!   module per job: [`jobs::sync`], [`jobs::backup`].
 //! - [`scheduler`]: publishing each window as it starts, and catching up at start.
 //! - [`lease`]: a job's Redis lease, renewed while the run lives.
-//! - [`runs`]: `job_runs`, the record of completed windows.
+//! - [`runs`]: `job_runs`, the record of completed windows (and the outbox of their
+//!   announcements).
+//! - [`announce`]: publishing `job.completed` for each completed run.
 //! - [`store`]: the MongoDB collections and indexes.
 //! - [`journal`]: reading the archived journal.
 //! - [`error`]: [`JobError`] and how it maps to retry or dead letter.
 //! - [`ops`]: the job series on the operations server (`/healthz`, `/readyz`, `/metrics`).
 
+pub mod announce;
 pub mod cli;
 pub mod config;
 pub mod contract;

@@ -20,13 +20,13 @@ use shared_store::{RedisKeys, connect_mongodb, connect_redis};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
-use crate::contract::Family;
 use crate::jobs::backup::BackupJob;
 use crate::jobs::sync::restore::RestoreOutcome;
 use crate::jobs::sync::{SyncJob, epoch};
 use crate::jobs::{JobHandler, JobStats};
 use crate::runs::JobRuns;
 use crate::{scheduler, store};
+use shared_store::keys::Family;
 
 /// A built worker, restored and ready to consume.
 #[derive(Debug)]
@@ -102,6 +102,7 @@ impl Application {
             lease_ttl: jobs.lease_ttl,
             sync: sync.clone(),
             stats: Arc::clone(&stats),
+            publisher: publisher.clone(),
         };
         // Prefetch and concurrency 2: a sync and a backup can run side by side; a
         // second message of a running job only meets its lease and is retried.

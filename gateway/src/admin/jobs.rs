@@ -1,16 +1,13 @@
 //! `GET /admin/api/jobs`: the last runs of the sync and backup jobs.
 //!
-//! sync-worker records each completed window in `job_runs` (its `runs.rs`):
-//! `{job, window, finished_at, summary}`, unique on `(job, window)`. Scheduled
-//! windows count up from zero; a manual trigger (`events trigger`) uses the
-//! negative of its time in milliseconds, so the latest manual run is the lowest
-//! window. Both queries follow the `(job, window)` index. Failed runs are not
-//! recorded: a job that keeps failing shows as a last run growing old.
+//! Read from the gateway's own [`super::job_runs`], which the `job.completed`
+//! events of the sync-worker fill; never from the sync-worker's `job_runs`. A
+//! manual run (`events trigger`) has a negative window. Failed runs are not
+//! announced: a job that keeps failing shows as a last run growing old.
 
 use anyhow::Context as _;
 use axum::Json;
-use futures_util::TryStreamExt as _;
-use mongodb::bson::{Bson, Document, doc};
+use mongodb::bson::Bson;
 use serde::Serialize;
 use shared_events::events::Job;
 
@@ -60,25 +57,14 @@ pub async fn jobs(Operator(dashboard): Operator) -> Result<Json<Jobs>, AdminErro
 }
 
 async fn last_runs(dashboard: &Dashboard, job: Job) -> anyhow::Result<Vec<Run>> {
-    let limit = RUNS_SHOWN as i64;
-    let query = |filter: Document, order: i32| async move {
-        dashboard
-            .job_runs
-            .find(filter)
-            .sort(doc! { "window": order })
-            .limit(limit)
-            .await?
-            .try_collect::<Vec<Document>>()
-            .await
-    };
-    let scheduled = query(doc! { "job": job.as_str(), "window": { "$gte": 0 } }, -1);
-    let manual = query(doc! { "job": job.as_str(), "window": { "$lt": 0 } }, 1);
-    let (scheduled, manual) =
-        tokio::try_join!(scheduled, manual).context("Failed to read job runs")?;
+    let recorded = dashboard
+        .job_runs
+        .latest(job, RUNS_SHOWN as i64)
+        .await
+        .context("Failed to read job runs")?;
     let now = mongodb::bson::DateTime::now();
-    let mut runs: Vec<(i64, Run)> = scheduled
+    let mut runs: Vec<(i64, Run)> = recorded
         .into_iter()
-        .chain(manual)
         .map(|run| {
             let finished = run.get_datetime("finished_at").ok().copied();
             let window = run.get_i64("window").unwrap_or_default();

@@ -1,19 +1,25 @@
 //! `GET /admin/api/processing`: how long games wait for their analysis, how many
 //! were analysed in the last minute, and the latest failures.
 //!
-//! Latency is a game's `analysed_at` (its document in `results`) minus its
-//! `created_at` (in `games`: when the upload was accepted), over the most
-//! recently analysed games: queueing, retries and the analysis itself. A replayed
-//! or redriven game is analysed again and shows its whole age. Served by the
-//! `results` index on `(status, analysed_at)` that processing-service creates.
+//! Everything comes from the gateway's own `games`, whose documents the
+//! reconciliation handler completes from `reconciliation.ready`: `status`
+//! (`processed` or `failed`), `analysed_at`, `failure_reason` (failed games) and
+//! `analytics_version`, beside `created_at` from the upload. Never from
+//! processing-service's `results`: services meet on the bus.
+//!
+//! Latency is a game's `analysed_at` minus its `created_at` (when the upload was
+//! accepted), over the most recently analysed games: queueing, retries and the
+//! analysis itself. A replayed or redriven game is analysed again and shows its
+//! whole age. Served by [`STATUS_RECENT`], which [`ensure_index`] creates.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::Json;
 use futures_util::TryStreamExt as _;
 use mongodb::bson::{DateTime, Document, doc};
+use mongodb::options::IndexOptions;
+use mongodb::{Collection, IndexModel};
 use serde::Serialize;
 
 use super::Dashboard;
@@ -26,6 +32,27 @@ pub const LATENCY_SAMPLE: i64 = 200;
 pub const FAILURES_SHOWN: i64 = 20;
 /// The span the throughput counts cover.
 const THROUGHPUT_WINDOW: Duration = Duration::from_secs(60);
+/// The name of the dashboard's index on `games`, `{status: 1, analysed_at: -1}`:
+/// every query of this panel picks a status (or two) and wants the newest
+/// analyses first.
+pub const STATUS_RECENT: &str = "dashboard_by_status_recent";
+
+/// Creates the panel's index on `games`; idempotent, run at start when the
+/// dashboard is on. Only the dashboard needs it, so a gateway without the
+/// dashboard does not pay for it on every game's write (once created it stays,
+/// harmless, until someone drops it).
+pub async fn ensure_index(games: &Collection<Document>) -> mongodb::error::Result<()> {
+    let index = IndexModel::builder()
+        .keys(doc! { "status": 1, "analysed_at": -1 })
+        .options(
+            IndexOptions::builder()
+                .name(STATUS_RECENT.to_owned())
+                .build(),
+        )
+        .build();
+    games.create_index(index).await?;
+    Ok(())
+}
 
 #[derive(Debug, Serialize)]
 pub struct Processing {
@@ -76,34 +103,21 @@ pub async fn processing(Operator(dashboard): Operator) -> Result<Json<Processing
 
 async fn latency(dashboard: &Dashboard) -> anyhow::Result<Latency> {
     let recent: Vec<Document> = dashboard
-        .results
+        .games
         .find(doc! { "status": { "$in": ["processed", "failed"] } })
         .sort(doc! { "analysed_at": -1 })
         .limit(LATENCY_SAMPLE)
-        .projection(doc! { "analysed_at": 1 })
+        .projection(doc! { "created_at": 1, "analysed_at": 1 })
         .await
-        .context("Failed to query recent results")?
+        .context("Failed to query recently analysed games")?
         .try_collect()
         .await
-        .context("Failed to read recent results")?;
-    let ids: Vec<&str> = recent
-        .iter()
-        .filter_map(|r| r.get_str("_id").ok())
-        .collect();
-    let games: Vec<Document> = dashboard
-        .games
-        .find(doc! { "_id": { "$in": &ids } })
-        .projection(doc! { "created_at": 1 })
-        .await
-        .context("Failed to query games")?
-        .try_collect()
-        .await
-        .context("Failed to read games")?;
-    let mut waits = waits(&recent, &games);
+        .context("Failed to read recently analysed games")?;
+    let mut waits = waits(&recent);
     waits.sort_unstable();
     let since = recent
         .iter()
-        .filter_map(|r| r.get_datetime("analysed_at").ok())
+        .filter_map(|g| g.get_datetime("analysed_at").ok())
         .min()
         .and_then(|t| rfc3339(*t));
     Ok(Latency {
@@ -118,16 +132,12 @@ async fn latency(dashboard: &Dashboard) -> anyhow::Result<Latency> {
 /// Each game's wait in milliseconds, from its acceptance to its analysis; games
 /// without both times are left out, and clock skew between hosts never makes a
 /// wait negative.
-fn waits(results: &[Document], games: &[Document]) -> Vec<i64> {
-    let created: HashMap<&str, &DateTime> = games
+fn waits(games: &[Document]) -> Vec<i64> {
+    games
         .iter()
-        .filter_map(|g| Some((g.get_str("_id").ok()?, g.get_datetime("created_at").ok()?)))
-        .collect();
-    results
-        .iter()
-        .filter_map(|r| {
-            let accepted = created.get(r.get_str("_id").ok()?)?;
-            let analysed = r.get_datetime("analysed_at").ok()?;
+        .filter_map(|g| {
+            let accepted = g.get_datetime("created_at").ok()?;
+            let analysed = g.get_datetime("analysed_at").ok()?;
             Some((analysed.timestamp_millis() - accepted.timestamp_millis()).max(0))
         })
         .collect()
@@ -139,26 +149,26 @@ async fn throughput(dashboard: &Dashboard) -> anyhow::Result<Throughput> {
     );
     let count = |status: &'static str| {
         dashboard
-            .results
+            .games
             .count_documents(doc! { "status": status, "analysed_at": { "$gte": since } })
     };
     let (processed, failed) = tokio::try_join!(count("processed"), count("failed"))
-        .context("Failed to count recent results")?;
+        .context("Failed to count recently analysed games")?;
     Ok(Throughput { processed, failed })
 }
 
 async fn failures(dashboard: &Dashboard) -> anyhow::Result<Vec<Failure>> {
     let failed: Vec<Document> = dashboard
-        .results
+        .games
         .find(doc! { "status": "failed" })
         .sort(doc! { "analysed_at": -1 })
         .limit(FAILURES_SHOWN)
         .projection(doc! { "user_id": 1, "exercise": 1, "failure_reason": 1, "analysed_at": 1 })
         .await
-        .context("Failed to query failed results")?
+        .context("Failed to query failed games")?
         .try_collect()
         .await
-        .context("Failed to read failed results")?;
+        .context("Failed to read failed games")?;
     let text = |d: &Document, field: &str| d.get_str(field).ok().map(str::to_owned);
     Ok(failed
         .iter()
@@ -185,27 +195,21 @@ mod tests {
     }
 
     #[test]
-    fn a_wait_runs_from_acceptance_to_analysis_for_games_known_to_both() {
-        let results = vec![
-            doc! { "_id": "a", "analysed_at": at(5_000) },
-            doc! { "_id": "b", "analysed_at": at(9_000) },
-            doc! { "_id": "orphan", "analysed_at": at(9_000) },
-            doc! { "_id": "c" },
-        ];
+    fn a_wait_runs_from_acceptance_to_analysis_for_games_with_both_times() {
         let games = vec![
-            doc! { "_id": "a", "created_at": at(1_000) },
-            doc! { "_id": "b", "created_at": at(8_750) },
-            doc! { "_id": "c", "created_at": at(1_000) },
+            doc! { "_id": "a", "created_at": at(1_000), "analysed_at": at(5_000) },
+            doc! { "_id": "b", "created_at": at(8_750), "analysed_at": at(9_000) },
+            doc! { "_id": "queued", "created_at": at(1_000) },
+            doc! { "_id": "no-creation-time", "analysed_at": at(9_000) },
         ];
-        let mut waits = waits(&results, &games);
+        let mut waits = waits(&games);
         waits.sort_unstable();
         assert_eq!(waits, [250, 4_000]);
     }
 
     #[test]
     fn clock_skew_never_makes_a_wait_negative() {
-        let results = vec![doc! { "_id": "a", "analysed_at": at(1_000) }];
-        let games = vec![doc! { "_id": "a", "created_at": at(1_200) }];
-        assert_eq!(waits(&results, &games), [0]);
+        let games = vec![doc! { "_id": "a", "created_at": at(1_200), "analysed_at": at(1_000) }];
+        assert_eq!(waits(&games), [0]);
     }
 }

@@ -3,14 +3,16 @@
 use std::time::Duration;
 
 use mongodb::bson::{DateTime, Document, doc};
-use serde_json::Value;
+use serde_json::{Value, json};
 use shared_events::WorkQueue;
+use shared_events::events::{Job, JobCompletedV1};
 use shared_events::header_values::get_text;
 use shared_events::publisher::headers;
 use shared_events::testing::{depth, drain, processing_event};
+use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::admin_helpers::spawn_admin_app;
+use crate::admin_helpers::{WAIT, spawn_admin_app};
 use crate::helpers::{error_of, spawn_app, unique_username};
 
 const ENDPOINTS: [&str; 4] = [
@@ -177,7 +179,8 @@ async fn queues_show_depth_consumers_and_the_change_between_polls() {
     let topology = app.bus.topology().clone();
     let processing = topology.queue(WorkQueue::Processing);
     let first = app.admin_json("/admin/api/queues", &token).await;
-    assert_eq!(first["queues"].as_array().expect("queues").len(), 7);
+    // Four work queues, each with its retry queue, and the dead letters.
+    assert_eq!(first["queues"].as_array().expect("queues").len(), 9);
     let dlq = row(&first, &topology.dead_letter_queue());
     assert_eq!(
         (dlq["ready"].as_u64(), dlq["role"].as_str()),
@@ -221,48 +224,65 @@ fn ago(millis: i64) -> DateTime {
     DateTime::from_millis(DateTime::now().timestamp_millis() - millis)
 }
 
+/// A game as the gateway stores it once reconciled: accepted at `created`,
+/// analysed at `analysed` (`None`: still queued).
+fn game(
+    id: &str,
+    created: DateTime,
+    analysed: Option<DateTime>,
+    failure: Option<&str>,
+) -> Document {
+    let mut game = doc! {
+        "_id": id, "user_id": "u", "exercise": "piano", "score": 10_i64,
+        "created_at": created, "published": true,
+        "status": match (analysed, failure) {
+            (None, _) => "queued",
+            (Some(_), None) => "processed",
+            (Some(_), Some(_)) => "failed",
+        },
+    };
+    if let Some(analysed) = analysed {
+        game.insert("analysed_at", analysed);
+        game.insert("analytics_version", 3_i64);
+    }
+    if let Some(reason) = failure {
+        game.insert("failure_reason", reason);
+    }
+    game
+}
+
 #[tokio::test]
-async fn processing_shows_latency_throughput_and_failures_from_the_results() {
+async fn processing_shows_latency_throughput_and_failures_from_the_games() {
     let (app, token) = spawn_admin_app().await;
-    // Games accepted at `created`, analysed `wait` ms later (a few seconds ago).
+    // Games accepted, then analysed `wait` ms later (a few seconds ago).
     let waits = [1_000_i64, 2_000, 30_000];
     let mut games = Vec::new();
-    let mut results = Vec::new();
     for (n, wait) in waits.iter().enumerate() {
-        let id = format!("game-{n}");
         let analysed = ago(5_000 + n as i64);
-        games.push(doc! { "_id": &id, "user_id": "u", "created_at":
-        DateTime::from_millis(analysed.timestamp_millis() - wait) });
-        let failed = n == 2;
-        results.push(doc! {
-            "_id": &id, "user_id": "u", "exercise": "piano",
-            "status": if failed { "failed" } else { "processed" },
-            "failure_reason": if failed { "impossible angles <b>" } else { "" },
-            "analysed_at": analysed,
-        });
+        let created = DateTime::from_millis(analysed.timestamp_millis() - wait);
+        let failure = (n == 2).then_some("impossible angles <b>");
+        games.push(game(&format!("game-{n}"), created, Some(analysed), failure));
     }
-    // An old failure outside the last minute, and a result whose game is unknown.
-    results.push(
-        doc! { "_id": "old", "status": "failed", "failure_reason": "long ago",
-        "analysed_at": ago(3_600_000) },
-    );
+    // An old failure outside the last minute, and a game still waiting.
+    games.push(game(
+        "old",
+        ago(3_700_000),
+        Some(ago(3_600_000)),
+        Some("long ago"),
+    ));
+    games.push(game("queued", ago(1_000), None, None));
     app.db
         .collection::<Document>("games")
         .insert_many(games)
         .await
         .expect("games");
-    app.db
-        .collection::<Document>("results")
-        .insert_many(results)
-        .await
-        .expect("results");
 
     let processing = app.admin_json("/admin/api/processing", &token).await;
     let latency = &processing["latency"];
-    assert_eq!(latency["games"], 3, "{processing}");
+    assert_eq!(latency["games"], 4, "{processing}");
     assert_eq!(latency["p50_ms"], 2_000);
-    assert_eq!(latency["p99_ms"], 30_000);
-    assert_eq!(latency["max_ms"], 30_000);
+    assert_eq!(latency["p99_ms"], 100_000);
+    assert_eq!(latency["max_ms"], 100_000);
     assert_eq!(processing["last_minute"]["processed"], 2);
     assert_eq!(processing["last_minute"]["failed"], 1);
     let failures = processing["failures"].as_array().expect("failures");
@@ -273,43 +293,108 @@ async fn processing_shows_latency_throughput_and_failures_from_the_results() {
     assert_eq!(ids, ["game-2", "old"], "newest first");
     assert_eq!(failures[0]["reason"], "impossible angles <b>");
     assert_eq!(failures[0]["exercise"], "piano");
+    assert_eq!(failures[0]["user_id"], "u");
 }
 
 #[tokio::test]
-async fn jobs_show_the_latest_runs_newest_first_manual_ones_included() {
-    let (app, token) = spawn_admin_app().await;
-    let runs = app.db.collection::<Document>("job_runs");
-    let run = |job: &str, window: i64, finished: DateTime, saved: i64| {
-        doc! { "job": job, "window": window, "finished_at": finished,
-        "summary": { "archived": saved } }
+async fn the_dashboard_creates_its_index_on_games_and_only_when_it_is_on() {
+    let (on, _token) = spawn_admin_app().await;
+    let off = spawn_app().await;
+    let names = |app: &crate::helpers::TestApp| {
+        let games = app.db.collection::<Document>("games");
+        async move { games.list_index_names().await.expect("index names") }
     };
-    runs.insert_many([
-        run("backup", 100, ago(30_000), 1),
-        run("backup", 101, ago(20_000), 2),
-        run("backup", -1_795_341_600_123, ago(10_000), 3),
-        run("sync", 7, ago(50_000), 4),
-    ])
-    .await
-    .expect("runs");
-
-    let jobs = app.admin_json("/admin/api/jobs", &token).await;
-    let of = |name: &str| -> Vec<Value> {
-        jobs["jobs"]
-            .as_array()
-            .expect("jobs")
+    assert!(
+        names(&on)
+            .await
             .iter()
-            .find(|j| j["job"] == name)
-            .and_then(|j| j["runs"].as_array().cloned())
-            .unwrap_or_else(|| panic!("no {name} in {jobs}"))
-    };
-    let backup = of("backup");
+            .any(|n| n == "dashboard_by_status_recent"),
+        "{:?}",
+        names(&on).await
+    );
+    assert!(
+        !names(&off)
+            .await
+            .iter()
+            .any(|n| n == "dashboard_by_status_recent"),
+        "{:?}",
+        names(&off).await
+    );
+}
+
+#[tokio::test]
+async fn jobs_show_the_runs_the_sync_worker_announced_newest_first_manual_ones_included() {
+    let (app, token) = spawn_admin_app().await;
+    let runs = [
+        completed(Job::Backup, 100, 30_000, 1),
+        completed(Job::Backup, 101, 20_000, 2),
+        completed(Job::Backup, -1_795_341_600_123, 10_000, 3),
+        completed(Job::Sync, 7, 50_000, 4),
+    ];
+    for run in &runs {
+        app.publish_job_completed(run.clone()).await;
+    }
+    // A redelivery or a replay of one run changes nothing.
+    app.publish_job_completed(runs[1].clone()).await;
+
+    let jobs = app
+        .admin_json_until("/admin/api/jobs", &token, |jobs| {
+            runs_of(jobs, "backup").len() == 3 && runs_of(jobs, "sync").len() == 1
+        })
+        .await;
+    let backup = runs_of(&jobs, "backup");
     let windows: Vec<i64> = backup.iter().filter_map(|r| r["window"].as_i64()).collect();
     assert_eq!(windows, [-1_795_341_600_123, 101, 100], "{jobs}");
     assert_eq!(backup[0]["manual"], true);
     assert_eq!(backup[1]["manual"], false);
     assert_eq!(backup[0]["summary"]["archived"], 3);
     assert!(backup[0]["age_secs"].as_i64().expect("age") >= 10);
-    let sync = of("sync");
-    assert_eq!(sync.len(), 1);
+    let sync = runs_of(&jobs, "sync");
     assert_eq!(sync[0]["summary"]["archived"], 4);
+    let dashboard = app.bus.topology().queue(WorkQueue::Dashboard);
+    assert_eq!(depth(&app.bus, &dashboard).await, 0, "every event consumed");
+}
+
+#[tokio::test]
+async fn job_runs_are_recorded_even_with_the_dashboard_off() {
+    let app = spawn_app().await;
+    app.publish_job_completed(completed(Job::Sync, 9, 1_000, 5))
+        .await;
+    let recorded = app.db.collection::<Document>("dashboard_job_runs");
+    let mut found = None;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while found.is_none() && tokio::time::Instant::now() < deadline {
+        found = recorded
+            .find_one(doc! { "job": "sync", "window": 9_i64 })
+            .await
+            .expect("find");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let run = found.expect("the run is recorded");
+    assert_eq!(
+        run.get_document("summary")
+            .expect("summary")
+            .get_i64("archived")
+            .ok(),
+        Some(5)
+    );
+}
+
+fn completed(job: Job, window: i64, ago_ms: i64, archived: i64) -> JobCompletedV1 {
+    JobCompletedV1 {
+        job,
+        window,
+        finished_at: OffsetDateTime::now_utc() - time::Duration::milliseconds(ago_ms),
+        summary: json!({ "archived": archived }),
+    }
+}
+
+fn runs_of(jobs: &Value, name: &str) -> Vec<Value> {
+    jobs["jobs"]
+        .as_array()
+        .expect("jobs")
+        .iter()
+        .find(|j| j["job"] == name)
+        .and_then(|j| j["runs"].as_array().cloned())
+        .unwrap_or_else(|| panic!("no {name} in {jobs}"))
 }

@@ -17,7 +17,9 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use mongodb::bson::{DateTime, Document, doc};
 use serde_json::json;
 use shared_events::WorkQueue;
+use shared_events::events::{Job, JobCompletedV1};
 use shared_events::testing::{drain, wait_for_depth};
+use time::OffsetDateTime;
 use tokio::process::{Child, Command};
 
 use crate::admin_helpers::{WAIT, spawn_admin_app};
@@ -39,29 +41,24 @@ async fn scenario(driver: &ChromeDriver) {
     let (app, token) = spawn_admin_app().await;
     let envelope = app.dead_letter("the recording is corrupt").await;
     let id = envelope.id.to_string();
-    // A failed analysis and a backup run, as processing-service and sync-worker
-    // record them.
+    // A failed analysis, as the reconciliation leaves the game, and a backup run,
+    // as the sync-worker announces it.
     let now = DateTime::now();
     let accepted = DateTime::from_millis(now.timestamp_millis() - 1_500);
     app.db
         .collection::<Document>("games")
-        .insert_one(doc! { "_id": "game-1", "user_id": "u", "created_at": accepted })
+        .insert_one(doc! { "_id": "game-1", "user_id": "u", "exercise": "piano",
+        "created_at": accepted, "status": "failed", "failure_reason": "angles out of range",
+        "analysed_at": now, "analytics_version": 3_i64 })
         .await
         .expect("game");
-    app.db
-        .collection::<Document>("results")
-        .insert_one(doc! { "_id": "game-1", "user_id": "u", "exercise": "piano",
-        "status": "failed", "failure_reason": "angles out of range", "analysed_at": now })
-        .await
-        .expect("result");
-    app.db
-        .collection::<Document>("job_runs")
-        .insert_one(
-            doc! { "job": "backup", "window": 42_i64, "finished_at": now,
-            "summary": { "archived": 17_i64 } },
-        )
-        .await
-        .expect("job run");
+    app.publish_job_completed(JobCompletedV1 {
+        job: Job::Backup,
+        window: 42,
+        finished_at: OffsetDateTime::now_utc(),
+        summary: json!({ "archived": 17 }),
+    })
+    .await;
     let browser = driver.browser().await;
 
     browser

@@ -1,12 +1,14 @@
-//! What the dashboard tests share: a gateway with the dashboard on, and a dead
-//! letter made the way the consumer runner makes them.
+//! What the dashboard tests share: a gateway with the dashboard on, a dead
+//! letter made the way the consumer runner makes them, and a `job.completed` as
+//! the sync-worker publishes it.
 
 use std::time::Duration;
 
 use serde_json::Value;
+use shared_events::events::JobCompletedV1;
 use shared_events::testing::{depth, processing_event, wait_for_depth};
 use shared_events::{
-    ConsumerRunner, DeliveryContext, Envelope, Handler, HandlerError, Publisher, WorkQueue,
+    ConsumerRunner, DeliveryContext, Envelope, Event, Handler, HandlerError, Publisher, WorkQueue,
 };
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -47,6 +49,38 @@ impl TestApp {
         let response = self.admin_get(path, Some(token)).await;
         assert_eq!(response.status(), 200, "{path}");
         response.json().await.expect("json")
+    }
+
+    /// `GET path` as the operator until `ready` holds of the JSON (the page's
+    /// polling, for what arrives through the bus); panics after [`WAIT`].
+    pub async fn admin_json_until(
+        &self,
+        path: &str,
+        token: &str,
+        ready: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let json = self.admin_json(path, token).await;
+            if ready(&json) {
+                return json;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{path} never showed what was expected: {json}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Publishes `run` on the bus, confirmed, as the sync-worker announces a run.
+    pub async fn publish_job_completed(&self, run: JobCompletedV1) {
+        let publisher = Publisher::new(self.bus.clone(), "test sync-worker");
+        publisher
+            .publish(&Envelope::new(Event::JobCompletedV1(run)))
+            .await
+            .expect("published");
+        publisher.close().await;
     }
 
     /// A `processing.requested` event that a processing worker failed permanently

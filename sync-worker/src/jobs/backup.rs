@@ -29,10 +29,11 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
-use crate::contract::{JOURNAL, JOURNAL_STAGING, JOURNAL_STAGING_BATCH};
+use crate::contract::{JOURNAL_STAGING, JOURNAL_STAGING_BATCH};
 use crate::error::JobError;
 use crate::lease::Lease;
 use crate::store;
+use shared_store::keys::JOURNAL;
 
 /// KEYS: lease, journal, staging, staging batch id. ARGV: token, batch size, new id.
 /// Returns `{"lost"}`, `{"empty"}` or `{batch id, entry...}`.

@@ -14,7 +14,15 @@
 //!    that come back never take the shortcut, so a dead holder's stale lease cannot
 //!    swallow its own window;
 //! 3. under the lease `job_runs` is read again (a run may have finished between 1 and 2),
-//!    the job runs, the window is recorded, and the lease is released.
+//!    the job runs, the window is recorded, `job.completed` is published
+//!    ([`crate::announce`]), and the lease is released.
+//!
+//! A window found recorded whose `job.completed` was never confirmed is announced
+//! then: in 3 always (the run that recorded it has ended without announcing it), in
+//! 1 only by a message that came back (redelivered or retried), because a fresh copy
+//! may meet a run between its record and its announcement, and announcing from both
+//! would publish the event twice. The run's own message comes back whenever the
+//! announcement failed, so it is what announces late.
 //!
 //! A run that dies before recording its window leaves the message unacked: it is
 //! redelivered, waits out the dead run's lease, and runs again; both jobs are
@@ -30,9 +38,10 @@ use std::time::Duration;
 use mongodb::bson::Document;
 use redis::aio::ConnectionManager;
 use shared_events::events::{Job, TimerFiredV1};
-use shared_events::{DeliveryContext, Envelope, Event, Handler, HandlerError};
+use shared_events::{DeliveryContext, Envelope, Event, Handler, HandlerError, Publisher};
 use shared_store::RedisKeys;
 
+use crate::announce::{announce, announce_if_pending};
 use crate::contract::lease_key;
 use crate::error::JobError;
 use crate::lease::Lease;
@@ -72,6 +81,8 @@ pub struct JobHandler {
     pub(crate) sync: SyncJob,
     pub(crate) backup: BackupJob,
     pub(crate) stats: Arc<JobStats>,
+    /// Publishes `job.completed` after each recorded run.
+    pub(crate) publisher: Publisher,
 }
 
 impl Handler for JobHandler {
@@ -83,7 +94,7 @@ impl Handler for JobHandler {
         match envelope.event {
             Event::TimerFiredV1(TimerFiredV1 { job, window }) => {
                 let fresh = !context.redelivered && context.retries == 0;
-                Ok(self.run_window(job, window, fresh).await?)
+                Ok(self.run_window(&envelope, job, window, fresh).await?)
             }
             // The jobs queue is bound to `timer.fired.*` only; anything else is a
             // misrouted message a human should look at.
@@ -100,10 +111,19 @@ impl Handler for JobHandler {
 }
 
 impl JobHandler {
-    #[tracing::instrument(skip(self), fields(job = job.as_str()))]
-    async fn run_window(&self, job: Job, window: i64, fresh: bool) -> Result<(), JobError> {
-        if self.runs.is_done(job, window).await? {
+    #[tracing::instrument(skip(self, timer), fields(job = job.as_str()))]
+    async fn run_window(
+        &self,
+        timer: &Envelope,
+        job: Job,
+        window: i64,
+        fresh: bool,
+    ) -> Result<(), JobError> {
+        if let Some(run) = self.runs.find(job, window).await? {
             tracing::debug!("The window has already run.");
+            if !fresh {
+                announce_if_pending(&self.publisher, &self.runs, timer, &run).await?;
+            }
             self.stats.skipped.fetch_add(1, Ordering::Relaxed);
             return Ok(());
         }
@@ -122,7 +142,7 @@ impl JobHandler {
             tracing::info!("Another run holds the job's lease; retrying later.");
             return Err(JobError::LeaseBusy);
         };
-        let outcome = self.run_under_lease(job, window, &lease).await;
+        let outcome = self.run_under_lease(timer, job, window, &lease).await;
         if let Err(error) = lease.release().await {
             // It expires on its own; the next run only waits longer.
             tracing::warn!(%error, "Could not release the job's lease.");
@@ -130,8 +150,15 @@ impl JobHandler {
         outcome
     }
 
-    async fn run_under_lease(&self, job: Job, window: i64, lease: &Lease) -> Result<(), JobError> {
-        if self.runs.is_done(job, window).await? {
+    async fn run_under_lease(
+        &self,
+        timer: &Envelope,
+        job: Job,
+        window: i64,
+        lease: &Lease,
+    ) -> Result<(), JobError> {
+        if let Some(run) = self.runs.find(job, window).await? {
+            announce_if_pending(&self.publisher, &self.runs, timer, &run).await?;
             self.stats.skipped.fetch_add(1, Ordering::Relaxed);
             return Ok(());
         }
@@ -140,10 +167,14 @@ impl JobHandler {
             Job::Backup => self.backup.run(lease).await?.to_document(),
         };
         self.stats.counter(job).fetch_add(1, Ordering::Relaxed);
-        if !self.runs.record(job, window, summary.clone()).await? {
-            tracing::warn!("The window was recorded by another run meanwhile.");
-        }
         tracing::info!(%summary, "Job run complete.");
-        Ok(())
+        match self.runs.record(job, window, summary).await? {
+            Some(run) => announce(&self.publisher, &self.runs, timer, &run).await,
+            None => {
+                // That run announces itself.
+                tracing::warn!("The window was recorded by another run meanwhile.");
+                Ok(())
+            }
+        }
     }
 }

@@ -2,7 +2,7 @@
 
 use redis::AsyncCommands as _;
 use shared_events::events::Job;
-use sync_worker::contract::JOURNAL;
+use shared_store::keys::JOURNAL;
 
 use crate::helpers::{TestEnv, eventually};
 

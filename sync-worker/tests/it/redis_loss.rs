@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use redis::AsyncCommands as _;
 use shared_store::connect_redis;
-use sync_worker::contract::{EPOCH, Family};
+use shared_store::keys::Family;
+use sync_worker::contract::EPOCH;
 use sync_worker::jobs::sync::restore::RestoreOutcome;
 use sync_worker::jobs::sync::snapshot::Snapshots;
 use sync_worker::jobs::sync::{FamilyOutcome, SyncJob};
@@ -41,7 +42,7 @@ async fn gateway_writes_after_the_loss(env: &TestEnv) {
         .expect("zadd");
     for family in Family::ALL {
         let _: () = redis
-            .set(key(&family.updated_time_key()), 5_000)
+            .set(key(family.updated_time_key()), 5_000)
             .await
             .expect("set updated_time");
     }

@@ -1,7 +1,8 @@
 //! Restore on start, in every direction of seed 000's rule.
 
 use redis::AsyncCommands as _;
-use sync_worker::contract::{EPOCH, Family};
+use shared_store::keys::Family;
+use sync_worker::contract::EPOCH;
 use sync_worker::jobs::sync::SyncJob;
 use sync_worker::jobs::sync::redis_side;
 use sync_worker::jobs::sync::restore::RestoreOutcome;
@@ -32,7 +33,7 @@ pub async fn write_bookkeeping(env: &TestEnv, variant: i64, updated_time: i64) {
         .expect("hset");
     for family in Family::ALL {
         let _: () = redis
-            .set(key(&family.updated_time_key()), updated_time)
+            .set(key(family.updated_time_key()), updated_time)
             .await
             .expect("set updated_time");
     }

@@ -10,7 +10,7 @@ use mongodb::bson::{Document, doc};
 use redis::AsyncCommands as _;
 use shared_events::events::Job;
 use shared_events::{Bus, Publisher};
-use sync_worker::contract::JOURNAL;
+use shared_store::keys::JOURNAL;
 use sync_worker::runs::JobRuns;
 use sync_worker::{scheduler, store};
 

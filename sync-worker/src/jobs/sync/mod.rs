@@ -21,8 +21,8 @@ use shared_store::RedisKeys;
 
 use self::restore::RestoreOutcome;
 use self::snapshot::{Saved, Snapshot, Snapshots};
-use crate::contract::Family;
 use crate::error::JobError;
+use shared_store::keys::Family;
 
 /// What one run did with one family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

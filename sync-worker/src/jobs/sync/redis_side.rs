@@ -8,7 +8,7 @@ use redis::{AsyncCommands as _, ScanOptions};
 use shared_store::RedisKeys;
 
 use super::snapshot::{Record, Value};
-use crate::contract::{Family, KeyKind};
+use shared_store::keys::{Family, KeyKind};
 
 /// Members per record: keeps a snapshot document far below MongoDB's 16 MiB.
 const CHUNK: usize = 10_000;
@@ -19,7 +19,7 @@ pub async fn updated_time(
     keys: &RedisKeys,
     family: Family,
 ) -> redis::RedisResult<Option<i64>> {
-    con.get(keys.key(&family.updated_time_key())).await
+    con.get(keys.key(family.updated_time_key())).await
 }
 
 /// The family's data keys that exist, unprefixed.
@@ -163,7 +163,7 @@ pub async fn replace_family(
             Value::Set { .. } | Value::SortedSet { .. } | Value::Hash { .. } => {}
         }
     }
-    pipe.set(keys.key(&family.updated_time_key()), updated_time);
+    pipe.set(keys.key(family.updated_time_key()), updated_time);
     // EXEC answers nil when a watched key changed.
     let done: Option<redis::Value> = pipe.query_async(con).await?;
     Ok(done.is_some())
@@ -212,7 +212,7 @@ pub fn merge_family(
         }
     }
     pipe.set_options(
-        keys.key(&family.updated_time_key()),
+        keys.key(family.updated_time_key()),
         updated_time,
         redis::SetOptions::default().conditional_set(redis::ExistenceCheck::NX),
     )

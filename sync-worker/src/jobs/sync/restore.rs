@@ -24,8 +24,9 @@ use shared_store::RedisKeys;
 
 use super::snapshot::{Snapshot, Snapshots};
 use super::{epoch, redis_side};
-use crate::contract::{EPOCH, Family};
+use crate::contract::EPOCH;
 use crate::error::JobError;
+use shared_store::keys::Family;
 
 /// Which way a family went, for the log and the tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,7 +173,7 @@ async fn restore_family(
     const ATTEMPTS: usize = 5;
     for _ in 0..ATTEMPTS {
         redis::cmd("WATCH")
-            .arg(keys.key(&family.updated_time_key()))
+            .arg(keys.key(family.updated_time_key()))
             .exec_async(con)
             .await?;
         let redis_time = redis_side::updated_time(con, keys, family).await?;

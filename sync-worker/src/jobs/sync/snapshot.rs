@@ -16,9 +16,9 @@ use serde::{Deserialize, Serialize};
 use shared_store::is_duplicate_key;
 use uuid::Uuid;
 
-use crate::contract::Family;
 use crate::error::JobError;
 use crate::store;
+use shared_store::keys::Family;
 
 /// One Redis key's data, or a chunk of it (big sets are split so that no document
 /// nears MongoDB's 16 MiB limit; chunks of one key merge again on restore).
