@@ -11,8 +11,9 @@
 //! loses its data).
 //!
 //! Hashes written before revisions ordered the cache hold `<exercise>#n` (a session
-//! count) and `#complete`; this code ignores both, so such a hash reads as cold and
-//! the fill from the feed replaces what it can.
+//! count) and `#complete`: such a hash reads as cold (no `#filled`), the fill from
+//! the feed replaces what the feed knows, and exercises without a revision are
+//! never shown (they expire with the key).
 
 use std::collections::HashMap;
 
@@ -126,11 +127,13 @@ impl ProgressCache {
         }
         let mut all = Vec::new();
         for (exercise, json) in fields.iter().filter(|(name, _)| !name.contains('#')) {
-            // An entry without its revision (an older format) or that does not parse
-            // makes the set incomplete: read the feed instead.
+            // Without its revision, an entry is an older gateway's, left beside a
+            // fill from the feed that did not know the exercise: not progress the
+            // feed holds, so not shown.
             if !fields.contains_key(&format!("{exercise}{REVISION}")) {
-                return Ok(None);
+                continue;
             }
+            // One that does not parse makes the set incomplete: read the feed.
             match serde_json::from_str::<ProgressView>(json) {
                 Ok(progress) => all.push(progress),
                 Err(_) => return Ok(None),

@@ -266,3 +266,68 @@ async fn progress_lists_each_exercise_with_its_metrics() {
         .expect("redis");
     assert_eq!(get_progress().await, progress);
 }
+
+#[tokio::test]
+async fn a_progress_cache_written_before_revisions_is_read_as_cold_and_refilled_from_the_feed() {
+    let app = spawn_app().await;
+    let (access, user_id) = user(&app).await;
+    let game_id =
+        accepted_game_id(post_game(&app, &access, Some("old-cache"), SAMPLE, &[]).await).await;
+    let event = processed(&app, &game_id, 1, &[30]).await;
+    publish(&app, &[&Envelope::new(Event::ReconciliationV2(event))]).await;
+    wait_for_changes(&app, &access, 1).await;
+
+    // The hash as an older gateway left it: counted by sessions, marked complete,
+    // and missing the exercise just analysed.
+    let mut redis = app.redis.clone();
+    let key = app.keys.key(&format!("progress:{user_id}"));
+    let old = serde_json::json!({ "exercise": "piano", "session_count": 5, "metrics": [] });
+    let () = redis::cmd("DEL")
+        .arg(&key)
+        .query_async(&mut redis)
+        .await
+        .expect("redis");
+    let () = redis::cmd("HSET")
+        .arg(&key)
+        .arg("piano")
+        .arg(old.to_string())
+        .arg("piano#n")
+        .arg(5)
+        .arg("#complete")
+        .arg(1)
+        .query_async(&mut redis)
+        .await
+        .expect("redis");
+
+    for _ in 0..2 {
+        let response = app
+            .client
+            .get(app.url("/progress"))
+            .bearer_auth(&access)
+            .send()
+            .await
+            .expect("sent");
+        let progress: Value = response.json().await.expect("json");
+        let exercises: Vec<&str> = progress["exercises"]
+            .as_array()
+            .expect("exercises")
+            .iter()
+            .map(|e| e["exercise"].as_str().expect("name"))
+            .collect();
+        assert_eq!(exercises, ["grasp_and_release"], "{progress}");
+    }
+    // Refilled from the feed: marked filled, with the exercise at its revision, so
+    // reads come from it again; the old entry stays beside it, never shown.
+    let (filled, revision): (bool, Option<String>) = redis::pipe()
+        .cmd("HEXISTS")
+        .arg(&key)
+        .arg("#filled")
+        .cmd("HGET")
+        .arg(&key)
+        .arg("grasp_and_release#rev")
+        .query_async(&mut redis)
+        .await
+        .expect("redis");
+    assert!(filled, "refilled from the feed");
+    assert_eq!(revision.as_deref(), Some("1"));
+}
