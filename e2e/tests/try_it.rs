@@ -158,7 +158,10 @@ async fn every_command_of_the_readmes_try_it_runs_and_the_game_ends_processed() 
         "{progress}"
     );
     assert_eq!(sync["changes"][0]["type"], "game.processed", "{sync}");
-    assert_eq!(sync["changes"][0]["game"]["game_id"], game["game_id"], "{sync}");
+    assert_eq!(
+        sync["changes"][0]["game"]["game_id"], game["game_id"],
+        "{sync}"
+    );
     worker.stop().await.expect("the worker stops cleanly");
 }
 
@@ -184,9 +187,12 @@ async fn every_example_recording_is_accepted_and_analysed() {
     assert!(files.len() >= 2, "{files:?}");
     for file in &files {
         let body = std::fs::read(file).expect("readable");
-        let key = file.file_name().expect("name").to_string_lossy().into_owned();
-        let game_id =
-            accepted_game_id(post_game(&app, &access, Some(&key), body, &[]).await).await;
+        let key = file
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        let game_id = accepted_game_id(post_game(&app, &access, Some(&key), body, &[]).await).await;
         let notice = phone
             .next_json(Duration::from_secs(60))
             .await

@@ -228,7 +228,11 @@ mod tests {
     async fn three_times_more_hashes_than_slots_queue_and_all_finish_within_the_wait() {
         let slots = 2;
         let wait = Duration::from_secs(5);
-        let hasher = Arc::new(PasswordHasher::new(slots, wait, true).await.expect("hasher"));
+        let hasher = Arc::new(
+            PasswordHasher::new(slots, wait, true)
+                .await
+                .expect("hasher"),
+        );
         // Each job holds its slot as long as a hash would on a slow core; 6 jobs on 2
         // slots take three rounds, well over a short wait and well under this one.
         let job_time = Duration::from_millis(150);
@@ -253,7 +257,10 @@ mod tests {
             );
         }
         let elapsed = started.elapsed();
-        assert!(elapsed >= job_time * 3, "the slots bound concurrency: {elapsed:?}");
+        assert!(
+            elapsed >= job_time * 3,
+            "the slots bound concurrency: {elapsed:?}"
+        );
         assert!(elapsed < wait, "served within the wait: {elapsed:?}");
     }
 

@@ -125,4 +125,3 @@ fn since_refused(error: CursorError) -> String {
          then pass each answer's `next_cursor`"
     )
 }
-
