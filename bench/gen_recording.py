@@ -8,9 +8,10 @@ physiological tremor, and a grip-force sensor that loads during each hold. Senso
 noise is added and values are rounded as a glove would send them. Deterministic
 for a given seed.
 
-Usage: gen_recording.py [--seconds 10] [--fs 100] [--seed 7] [--out FILE]
+Usage: gen_recording.py [--seconds 10] [--fs 100] [--seed 7] [--start ISO8601] [--out FILE]
 """
 import argparse
+import datetime
 import json
 import sys
 
@@ -32,7 +33,7 @@ def min_jerk(tau):
     return 10 * tau**3 - 15 * tau**4 + 6 * tau**5
 
 
-def generate(seconds, fs, seed):
+def generate(seconds, fs, seed, started_at="2026-01-15T10:00:00Z"):
     rng = np.random.default_rng(seed)
     n = int(round(seconds * fs))
     t = np.arange(n) / fs
@@ -91,11 +92,13 @@ def generate(seconds, fs, seed):
         "accel_ms2": {k: np.round(v, 4).tolist() for k, v in accel.items()},
         "grip_force_n": np.round(force, 3).tolist(),
     }
+    started = datetime.datetime.fromisoformat(started_at.replace("Z", "+00:00"))
+    ended = started + datetime.timedelta(seconds=int(seconds))
     return {
         "exercise": "grasp_and_release",
         "score": len(cycles) * 10,
-        "started_at": "2026-01-15T10:00:00Z",
-        "ended_at": f"2026-01-15T10:{int(seconds // 60):02d}:{int(seconds % 60):02d}Z",
+        "started_at": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "ended_at": ended.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "sensors": sensors,
     }
 
@@ -105,9 +108,10 @@ def main():
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--fs", type=float, default=100.0)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--start", default="2026-01-15T10:00:00Z", help="started_at, UTC")
     parser.add_argument("--out", help="output file (default: stdout)")
     args = parser.parse_args()
-    body = generate(args.seconds, args.fs, args.seed)
+    body = generate(args.seconds, args.fs, args.seed, args.start)
     text = json.dumps(body, separators=(",", ":"))
     if args.out:
         with open(args.out, "w") as fh:

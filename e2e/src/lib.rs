@@ -12,6 +12,8 @@
 //! - `tests/end_to_end.rs`: an upload, analysed, read back and notified.
 //! - `tests/correlation.rs`: one game's log lines all carry its correlation id (a
 //!   binary of its own: it installs the process-wide log subscriber).
+//! - `tests/try_it.rs`: the README's "Try it" commands, run with bash against a
+//!   gateway and worker, and every recording in `examples/recordings/` analysed.
 //! - `benches/notify_latency.rs`: from the `202` of an upload to its notification.
 //! - `benches/constant_cost.rs`: a game's latency, CPU and store commands against
 //!   the patient's history (`BENCH_MODE=history`), and the drain rate of a backlog

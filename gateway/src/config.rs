@@ -12,7 +12,7 @@
 //! | `M2M_REFRESH_TOKEN_TTL_DAYS` | `30` | refresh token lifetime |
 //! | `M2M_HASH_CONCURRENCY` | cores - 1 (min 1) | argon2 hashes running at once |
 //! | `M2M_HASH_LOW_PRIORITY` | `true` | run hashing threads at lowered OS priority (nice ~10) |
-//! | `M2M_HASH_WAIT_MS` | `200` | how long a login waits for a hashing slot before `503` |
+//! | `M2M_HASH_WAIT_MS` | `3000` | how long a login (or registration) queues for a hashing slot before `503`: a burst of phones reconnecting is served at the argon2 rate instead of refused |
 //! | `M2M_LOGIN_MAX_FAILURES` | `5` | failed logins per username per window before `429` |
 //! | `M2M_LOGIN_MAX_FAILURES_PER_CLIENT` | `50` | failed logins per client address per window |
 //! | `M2M_LOGIN_FAILURE_WINDOW_SECS` | `900` | the failure-counting window |
@@ -103,7 +103,12 @@ pub struct AuthSettings {
     pub hash_concurrency: usize,
     /// Lets request handling win contended cores over argon2; see `auth::hash_pool`.
     pub hash_low_priority: bool,
-    /// A short wait absorbs bursts; past it the client is told to retry (`503`).
+    /// How long a hash queues for a slot (first come, first served) before the client
+    /// is told to retry (`503`). Seconds, not milliseconds: after an outage every phone
+    /// logs in again at once, and a queue that lasts a few hashes' worth of time serves
+    /// that burst at the argon2 rate where a short one refused most of it. Waiting costs
+    /// no CPU and little memory (the 19 MiB is taken only once a slot is held), so the
+    /// other endpoints' latency does not depend on it.
     pub hash_wait: Duration,
 }
 
@@ -183,7 +188,7 @@ impl Settings {
                 ),
                 hash_concurrency: parse(&var, "M2M_HASH_CONCURRENCY", Some(default_concurrency))?,
                 hash_low_priority: parse(&var, "M2M_HASH_LOW_PRIORITY", Some(true))?,
-                hash_wait: Duration::from_millis(parse(&var, "M2M_HASH_WAIT_MS", Some(200))?),
+                hash_wait: Duration::from_millis(parse(&var, "M2M_HASH_WAIT_MS", Some(3000))?),
             },
             login_limit: LoginLimitSettings {
                 max_failures_per_username: parse(&var, "M2M_LOGIN_MAX_FAILURES", Some(5))?,

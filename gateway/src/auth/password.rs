@@ -2,9 +2,12 @@
 //!
 //! Each hash takes ~19 MiB and tens of milliseconds of one core, so hashes run off the
 //! async runtime on a [`HashPool`] of lower-priority threads, at most
-//! `hash_concurrency` at a time. A request waits a short,
-//! bounded time for a slot and is then told to retry (`503` + `Retry-After`) instead of
-//! queueing without limit: a login flood cannot exhaust memory or starve `/game`.
+//! `hash_concurrency` at a time. A request queues for a slot, first come first served
+//! (tokio's semaphore is fair), for a bounded time (`M2M_HASH_WAIT_MS`, seconds by
+//! default), and is then told to retry (`503` + `Retry-After`) instead of queueing
+//! without limit. A burst of logins (phones reconnecting after an outage) is thus served
+//! at the argon2 rate, while a sustained flood still cannot exhaust memory or starve
+//! `/game`: a queued login holds neither a thread nor the hash's memory.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -219,6 +222,46 @@ mod tests {
             .await
             .expect("verify");
         assert!(matches!(outcome, Verified::Invalid));
+    }
+
+    #[tokio::test]
+    async fn three_times_more_hashes_than_slots_queue_and_all_finish_within_the_wait() {
+        let slots = 2;
+        let wait = Duration::from_secs(5);
+        let hasher = Arc::new(
+            PasswordHasher::new(slots, wait, true)
+                .await
+                .expect("hasher"),
+        );
+        // Each job holds its slot as long as a hash would on a slow core; 6 jobs on 2
+        // slots take three rounds, well over a short wait and well under this one.
+        let job_time = Duration::from_millis(150);
+        let started = std::time::Instant::now();
+        let jobs: Vec<_> = (0..3 * slots)
+            .map(|_| {
+                let hasher = Arc::clone(&hasher);
+                tokio::spawn(async move {
+                    hasher
+                        .run(move || {
+                            std::thread::sleep(job_time);
+                            Ok(())
+                        })
+                        .await
+                })
+            })
+            .collect();
+        for job in jobs {
+            assert!(
+                matches!(job.await.expect("joined"), Ok(())),
+                "a queued hash was refused"
+            );
+        }
+        let elapsed = started.elapsed();
+        assert!(
+            elapsed >= job_time * 3,
+            "the slots bound concurrency: {elapsed:?}"
+        );
+        assert!(elapsed < wait, "served within the wait: {elapsed:?}");
     }
 
     #[tokio::test]

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiQuery;
-use crate::feed::FeedCursor;
+use crate::feed::{CursorError, FeedCursor};
 use crate::openapi::ErrorResponse;
 use crate::state::AppState;
 use crate::views::GameView;
@@ -90,7 +90,7 @@ async fn sync(
             FeedCursor::decode_for(raw, &user.user_id)
                 .map_err(|error| ApiError::BadField {
                     field: "since",
-                    message: error.to_string(),
+                    message: since_refused(error),
                 })?
                 .seq
         }
@@ -114,4 +114,14 @@ async fn sync(
         next_cursor: FeedCursor::new(&user.user_id, last).encode(),
         has_more,
     }))
+}
+
+/// The `400` message for a `since` the server did not issue. A phone's first call is
+/// the commonest way to get here (`since=0` looks natural, and cursors are opaque),
+/// so the message says what the first call is instead of only what went wrong.
+fn since_refused(error: CursorError) -> String {
+    format!(
+        "{error}: leave `since` out on the first call to read the feed from its start, \
+         then pass each answer's `next_cursor`"
+    )
 }

@@ -187,7 +187,7 @@ async fn an_invalid_or_foreign_cursor_is_refused() {
     let (bob, _) = user(&app).await;
     let (_, bobs_page) = sync(&app, &app.address, &bob, "").await;
     let bobs_cursor = bobs_page["next_cursor"].as_str().expect("cursor");
-    for since in ["garbage", "ZjE6eDox", bobs_cursor] {
+    for since in ["0", "garbage", "ZjE6eDox", bobs_cursor] {
         let response = app
             .client
             .get(app.url(&format!("/sync?since={since}")))
@@ -201,6 +201,22 @@ async fn an_invalid_or_foreign_cursor_is_refused() {
             ("bad_request".into(), Some("since".into()))
         );
     }
+    // `since=0` is what a newcomer tries first; the refusal says what to send instead.
+    let first_call: Value = app
+        .client
+        .get(app.url("/sync?since=0"))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("a JSON error");
+    let message = first_call["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("leave `since` out on the first call"),
+        "{first_call}"
+    );
     let (status, _) = sync(&app, &app.address, &alice, "?limit=0").await;
     assert_eq!(status, 422);
     let anonymous = app.client.get(app.url("/sync")).send().await.expect("sent");
