@@ -125,7 +125,7 @@ async fn stats(State(state): State<AppState>, _user: AuthUser) -> ApiResult<Json
     let counters = scores::counters(&state).await?;
     let mut redis = state.redis.clone();
     let users: u64 = redis::cmd("SCARD")
-        .arg(state.keys.key("users"))
+        .arg(state.keys.key(shared_store::keys::USERS))
         .query_async(&mut redis)
         .await
         .context("Failed to count users")?;
