@@ -29,6 +29,8 @@
 //! - [`header_values`]: reading and rewriting AMQP header values.
 //! - `testing` (feature `testing`, for other crates' tests): draining and
 //!   counting a queue's messages.
+//! - `private_cluster` (feature `testing`): a private RabbitMQ cluster started,
+//!   killed and restarted through `scripts/cluster`, for tests and the fault suite.
 //! - [`telemetry`], [`shutdown`]: the logging setup and the stop signal every
 //!   process uses.
 
@@ -42,6 +44,8 @@ pub mod inspect;
 pub mod nodes;
 pub mod observe;
 pub mod pipeline;
+#[cfg(feature = "testing")]
+pub mod private_cluster;
 pub mod publisher;
 pub mod recording;
 pub mod replication;

@@ -119,6 +119,11 @@ impl Topology {
         self
     }
 
+    /// The replication factor this topology creates queues with.
+    pub fn replicas(&self) -> Option<u16> {
+        self.replicas
+    }
+
     pub fn prefix(&self) -> &str {
         &self.prefix
     }
