@@ -100,6 +100,13 @@ async fn a_consumer_whose_node_dies_resumes_on_another_and_handles_new_messages_
     // dies: connections pick their node at random, so a few tries find one.
     let (stranded, stranded_name) = publisher_on(&bus, &cluster, victim).await;
     let in_flight = tokio::spawn(publish_until(stranded.clone(), Duration::from_secs(4)));
+    // And a gateway's notification queue (exclusive to its connection) on that node.
+    let listener = connection_on(&bus, &cluster, victim, "test notification listener").await;
+    let channel = bus.open_channel(&listener).await.expect("channel");
+    bus.topology()
+        .declare_notification_queue(&channel, "instance-1")
+        .await
+        .expect("notification queue");
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let killed_at = Instant::now();
@@ -112,6 +119,32 @@ async fn a_consumer_whose_node_dies_resumes_on_another_and_handles_new_messages_
         .publish(&after)
         .await
         .expect("publish after the kill");
+
+    // The gateway declares its notification queue again on its new connection, on
+    // another node, as soon as the cluster has dropped the old one's record.
+    let mut attempts = 0;
+    let redeclared_in = loop {
+        attempts += 1;
+        let connection = bus
+            .connect("test notification listener")
+            .await
+            .expect("connect");
+        let channel = bus.open_channel(&connection).await.expect("channel");
+        match bus
+            .topology()
+            .declare_notification_queue(&channel, "instance-1")
+            .await
+        {
+            Ok(_) => break killed_at.elapsed(),
+            Err(error) => {
+                assert!(
+                    killed_at.elapsed() < RESUME_WITHIN,
+                    "still refused: {error}"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
 
     // The consumer resumes on another node and handles the new message.
     let deadline = Instant::now() + RESUME_WITHIN;
@@ -164,10 +197,12 @@ async fn a_consumer_whose_node_dies_resumes_on_another_and_handles_new_messages_
     println!(
         "node {victim} killed: consumer back on node {survivor} and the next message handled \
          in {:.2} s; {} publishes during the kill all confirmed (slowest {:.2} s), {duplicates} \
-         handled twice (a confirm lost with the node, published again)",
+         handled twice (a confirm lost with the node, published again); the notification \
+         queue declared again after {:.2} s ({attempts} attempt(s))",
         resumed_in.as_secs_f64(),
         sent.len(),
-        slowest.as_secs_f64()
+        slowest.as_secs_f64(),
+        redeclared_in.as_secs_f64(),
     );
 
     stop.cancel();
@@ -204,6 +239,28 @@ async fn publisher_on(bus: &Bus, cluster: &PrivateCluster, node: usize) -> (Publ
         publisher.close().await;
     }
     panic!("no publisher connected to node {node} in 40 tries");
+}
+
+/// A connection named `name` on `node`.
+async fn connection_on(
+    bus: &Bus,
+    cluster: &PrivateCluster,
+    node: usize,
+    name: &str,
+) -> lapin::Connection {
+    for _ in 0..40 {
+        let connection = bus.connect(name).await.expect("connect");
+        if cluster
+            .nodes_of_connection(node, name)
+            .await
+            .expect("connections")
+            == [node]
+        {
+            return connection;
+        }
+        let _ = connection.close(200, "wrong node".into()).await;
+    }
+    panic!("no connection reached node {node} in 40 tries");
 }
 
 /// Publishes one event after another for `during`; every publish must be
