@@ -108,9 +108,20 @@ impl PrivateCluster {
     }
 
     /// The node each connection named `name` (the name a client gives it) is
-    /// connected to, asked of node `via` (any running node knows every connection
-    /// of the cluster).
+    /// connected to, asked of node `via`.
     pub async fn nodes_of_connection(&self, via: usize, name: &str) -> anyhow::Result<Vec<usize>> {
+        Ok(self
+            .connections(via)
+            .await?
+            .into_iter()
+            .filter(|(connection, _)| connection == name)
+            .map(|(_, node)| node)
+            .collect())
+    }
+
+    /// Every client connection of the cluster, by the name its client gave it, with
+    /// the node it is on, asked of node `via` (any running node knows them all).
+    pub async fn connections(&self, via: usize) -> anyhow::Result<Vec<(String, usize)>> {
         let listing = self
             .ctl(
                 via,
@@ -126,14 +137,20 @@ impl PrivateCluster {
             .await?;
         let connections: Vec<serde_json::Value> =
             serde_json::from_str(&listing).context("Unreadable list_connections output")?;
-        // The client's name is one entry of its properties; quoted, so that
-        // `x 1` does not match `x 10`.
-        let quoted = serde_json::Value::from(name).to_string();
         Ok(connections
             .iter()
-            .filter(|c| c["client_properties"].to_string().contains(&quoted))
-            .filter_map(|c| c["port"].as_u64())
-            .filter_map(|port| self.node_on_port(u16::try_from(port).ok()?))
+            .filter_map(|connection| {
+                // Each property is `[key, type, value]`; the node is told by the port
+                // the client connected to, one per node.
+                let name = connection["client_properties"]
+                    .as_array()?
+                    .iter()
+                    .find(|property| property[0] == "connection_name")?[2]
+                    .as_str()?
+                    .to_owned();
+                let port = u16::try_from(connection["port"].as_u64()?).ok()?;
+                Some((name, self.node_on_port(port)?))
+            })
             .collect())
     }
 
