@@ -19,6 +19,11 @@ pub struct Cli {
     /// The shorter preset CI runs (fewer phones, shorter recordings and phases).
     #[arg(long)]
     pub ci: bool,
+    /// RabbitMQ as a private cluster of three nodes, and the cluster faults by
+    /// default (a leader's node killed, the gateway's node killed, a rolling
+    /// restart).
+    #[arg(long)]
+    pub cluster: bool,
     /// Simulated phones uploading games.
     #[arg(long)]
     pub phones: Option<usize>,
@@ -38,7 +43,8 @@ pub struct Cli {
     #[arg(long)]
     pub after_secs: Option<u64>,
     /// The faults, in order (default: baseline, three worker kills, then RabbitMQ,
-    /// Redis and MongoDB restarts, a gateway killed, a gateway stopped).
+    /// Redis and MongoDB restarts, a gateway killed, a gateway stopped; with
+    /// `--cluster`: baseline and the three cluster faults).
     #[arg(long, value_enum, value_delimiter = ',')]
     pub faults: Option<Vec<FaultKind>>,
     /// Also write the table to this file.
@@ -60,6 +66,8 @@ pub struct Plan {
     pub warmup: Duration,
     pub after: Duration,
     pub faults: Vec<FaultKind>,
+    /// RabbitMQ nodes: 1, or 3 with `--cluster`.
+    pub rabbitmq_nodes: usize,
     /// How long the system may take to recover before the phase fails.
     pub recover_timeout: Duration,
     /// How long the backlog may take to drain once the load stops.
@@ -86,7 +94,14 @@ impl Cli {
             think: Duration::from_millis(self.think_ms.unwrap_or(think_ms)),
             warmup: Duration::from_secs(self.warmup_secs.unwrap_or(warmup)),
             after: Duration::from_secs(self.after_secs.unwrap_or(after)),
-            faults: self.faults.clone().unwrap_or_else(default_faults),
+            faults: self.faults.clone().unwrap_or_else(|| {
+                if self.cluster {
+                    cluster_faults()
+                } else {
+                    default_faults()
+                }
+            }),
+            rabbitmq_nodes: if self.cluster { 3 } else { 1 },
             recover_timeout: Duration::from_secs(120),
             drain_timeout: Duration::from_secs(120),
             upload_deadline: Duration::from_secs(150),
@@ -108,6 +123,27 @@ fn default_faults() -> Vec<FaultKind> {
         GatewayRestart,
         GatewayStop,
     ]
+}
+
+fn cluster_faults() -> Vec<FaultKind> {
+    use FaultKind::*;
+    vec![
+        Baseline,
+        ClusterLeaderKill,
+        ClusterGatewayNodeKill,
+        ClusterRollingRestart,
+    ]
+}
+
+impl Plan {
+    /// Faults this plan cannot inject (a cluster fault without `--cluster`).
+    pub fn impossible_faults(&self) -> Vec<FaultKind> {
+        self.faults
+            .iter()
+            .copied()
+            .filter(|fault| fault.needs_cluster() && self.rabbitmq_nodes < 3)
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -134,5 +170,27 @@ mod tests {
             plan.faults,
             [FaultKind::WorkerKill, FaultKind::RedisRestart]
         );
+    }
+
+    #[test]
+    fn the_cluster_preset_runs_three_nodes_and_the_cluster_faults() {
+        let plan = Cli::parse_from(["fault-suite", "--bin-dir", "x", "--cluster"]).plan();
+        assert_eq!(plan.rabbitmq_nodes, 3);
+        assert_eq!(plan.faults, cluster_faults());
+        assert!(plan.impossible_faults().is_empty());
+    }
+
+    #[test]
+    fn a_cluster_fault_without_a_cluster_is_impossible() {
+        let plan = Cli::parse_from([
+            "fault-suite",
+            "--bin-dir",
+            "x",
+            "--faults",
+            "baseline,cluster-rolling-restart",
+        ])
+        .plan();
+        assert_eq!(plan.rabbitmq_nodes, 1);
+        assert_eq!(plan.impossible_faults(), [FaultKind::ClusterRollingRestart]);
     }
 }

@@ -7,10 +7,11 @@
 use std::time::{Duration, Instant};
 
 use clap::ValueEnum;
+use shared_events::{Topology, WorkQueue};
 
 use crate::phone::Load;
 use crate::servers::Servers;
-use crate::system::System;
+use crate::system::{self, System};
 
 /// How long a broken part stays down before it is brought back (an orchestrator
 /// noticing and restarting it).
@@ -38,6 +39,14 @@ pub enum FaultKind {
     /// The gateway stopped as a deployment stops it (`SIGTERM`: it drains), then
     /// started again.
     GatewayStop,
+    /// `--cluster`: `kill -9` of the node holding the most quorum-queue leaders; it
+    /// stays down until the system has recovered without it, then starts again.
+    ClusterLeaderKill,
+    /// `--cluster`: `kill -9` of the node the gateway's notification listener is
+    /// connected to; down until the system has recovered without it.
+    ClusterGatewayNodeKill,
+    /// `--cluster`: every node stopped (cleanly) and started again, one at a time.
+    ClusterRollingRestart,
 }
 
 impl FaultKind {
@@ -52,7 +61,18 @@ impl FaultKind {
             Self::MongodbRestart => "MongoDB-compatible server restart",
             Self::GatewayRestart => "`kill -9` gateway mid-upload, restart",
             Self::GatewayStop => "gateway `SIGTERM` mid-upload (drain), restart",
+            Self::ClusterLeaderKill => "cluster: `kill -9` of the queue leaders' node",
+            Self::ClusterGatewayNodeKill => "cluster: `kill -9` of the gateway's node",
+            Self::ClusterRollingRestart => "cluster: rolling restart of the 3 nodes",
         }
+    }
+
+    /// Whether the fault needs the three-node cluster of `--cluster`.
+    pub fn needs_cluster(self) -> bool {
+        matches!(
+            self,
+            Self::ClusterLeaderKill | Self::ClusterGatewayNodeKill | Self::ClusterRollingRestart
+        )
     }
 }
 
@@ -63,6 +83,9 @@ pub struct Injected {
     pub back: Instant,
     /// What exactly happened (which worker, caught busy or not).
     pub detail: String,
+    /// A broker node left down on purpose: the system must recover without it
+    /// (measured from `hit`); the phase starts it again afterwards.
+    pub node_down: Option<usize>,
 }
 
 /// Injects `kind`; `kills` counts worker kills so far (victims alternate).
@@ -74,6 +97,7 @@ pub async fn inject(
     kills: usize,
 ) -> anyhow::Result<Injected> {
     let mut detail = String::new();
+    let mut node_down = None;
     let hit;
     match kind {
         FaultKind::Baseline => hit = Instant::now(),
@@ -96,11 +120,36 @@ pub async fn inject(
         }
         FaultKind::RabbitmqRestart => {
             hit = Instant::now();
-            servers.rabbitmq.restart_app(DOWN).await?;
+            servers.rabbitmq.restart_app(1, DOWN).await?;
         }
         FaultKind::RabbitmqKill => {
             hit = Instant::now();
-            servers.rabbitmq.crash_and_restart(DOWN).await?;
+            servers.rabbitmq.crash_and_restart(1, DOWN).await?;
+        }
+        FaultKind::ClusterLeaderKill => {
+            let (victim, leaders) = leaders_node(servers).await?;
+            hit = Instant::now();
+            servers.rabbitmq.cluster.kill(victim).await?;
+            detail = format!("node {victim} killed, leader of {leaders}");
+            node_down = Some(victim);
+        }
+        FaultKind::ClusterGatewayNodeKill => {
+            let (victim, connections) = gateway_node(servers).await?;
+            hit = Instant::now();
+            servers.rabbitmq.cluster.kill(victim).await?;
+            detail = format!("node {victim} killed, with the gateway's {connections}");
+            node_down = Some(victim);
+        }
+        FaultKind::ClusterRollingRestart => {
+            hit = Instant::now();
+            let mut steps = Vec::new();
+            for node in 1..=servers.rabbitmq.cluster.nodes() {
+                let started = Instant::now();
+                servers.rabbitmq.cluster.stop(node).await?;
+                servers.rabbitmq.cluster.restart(node).await?;
+                steps.push(format!("{node}: {:.0} s", started.elapsed().as_secs_f64()));
+            }
+            detail = format!("node restarts {}", steps.join(", "));
         }
         FaultKind::RedisRestart => {
             hit = Instant::now();
@@ -128,7 +177,49 @@ pub async fn inject(
         hit,
         back: Instant::now(),
         detail,
+        node_down,
     })
+}
+
+/// The node leading the most work queues, and which ones it leads.
+async fn leaders_node(servers: &Servers) -> anyhow::Result<(usize, String)> {
+    let topology = Topology::new(system::BUS_PREFIX);
+    let cluster = &servers.rabbitmq.cluster;
+    let mut led: Vec<Vec<&str>> = vec![Vec::new(); cluster.nodes() + 1];
+    for queue in WorkQueue::ALL {
+        let name = topology.queue(queue);
+        if let Some((leader, _)) = cluster.leader_of(1, &name).await? {
+            led[leader].push(queue.event_type());
+        }
+    }
+    let victim = (1..=cluster.nodes())
+        .max_by_key(|node| led[*node].len())
+        .unwrap_or(1);
+    anyhow::ensure!(!led[victim].is_empty(), "no work queue has a leader");
+    Ok((victim, format!("the {} queue(s)", led[victim].join(", "))))
+}
+
+/// The node the gateway's notification listener is connected to, and which of the
+/// gateway's connections are there.
+async fn gateway_node(servers: &Servers) -> anyhow::Result<(usize, String)> {
+    let connections = servers.rabbitmq.cluster.connections(1).await?;
+    let victim = connections
+        .iter()
+        .find(|(name, _)| name.starts_with("gateway notifications"))
+        .map(|(_, node)| *node)
+        .ok_or_else(|| anyhow::anyhow!("the gateway's notification listener is not connected"))?;
+    let mut on_victim: Vec<&str> = connections
+        .iter()
+        .filter(|(name, node)| *node == victim && name.starts_with("gateway"))
+        .map(|(name, _)| {
+            name.trim_start_matches("gateway ")
+                .split(' ')
+                .next()
+                .unwrap_or(name)
+        })
+        .collect();
+    on_victim.sort_unstable();
+    Ok((victim, format!("{} connection(s)", on_victim.join(", "))))
 }
 
 /// Makes the phones upload at once and waits until worker `victim` is on a CPU (some

@@ -32,14 +32,25 @@ impl Run {
         if kind == FaultKind::WorkerKill {
             self.kills += 1;
         }
+        // A node left down must not be needed: recovery counts from the kill.
+        let recover_from = match injected.node_down {
+            Some(_) => injected.hit,
+            None => injected.back,
+        };
         let recovery = recovery::measure(
             &self.db,
             &self.ledger,
             index,
-            injected.back,
+            recover_from,
             self.plan.recover_timeout,
         )
         .await;
+        let mut down = injected.back.duration_since(injected.hit);
+        if let Some(node) = injected.node_down {
+            // Back under load, rejoining the cluster on its data.
+            self.servers.rabbitmq.cluster.restart(node).await?;
+            down = injected.hit.elapsed();
+        }
         tokio::time::sleep(self.plan.after).await;
         self.load.pause();
         let paused = started.elapsed();
@@ -109,7 +120,7 @@ impl Run {
             reanalysed,
             redelivered,
             slowest_answer,
-            down: injected.back.duration_since(injected.hit),
+            down,
             recovery,
             notes,
             violations,

@@ -35,6 +35,11 @@ pub struct Run {
 /// Runs the suite; `Ok(true)` when every check held.
 pub async fn run(cli: &Cli) -> anyhow::Result<bool> {
     let plan = cli.plan();
+    let impossible = plan.impossible_faults();
+    anyhow::ensure!(
+        impossible.is_empty(),
+        "{impossible:?} need the three-node cluster: add --cluster"
+    );
     let dir = std::env::temp_dir().join(format!("m2m-fault-suite-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     println!(
@@ -91,7 +96,7 @@ pub async fn run(cli: &Cli) -> anyhow::Result<bool> {
 
 impl Run {
     async fn start(plan: Plan, bin_dir: &Path, dir: &Path) -> anyhow::Result<Self> {
-        let servers = Servers::start(dir).await?;
+        let servers = Servers::start(dir, plan.rabbitmq_nodes).await?;
         let system = System::start(bin_dir, &servers, dir).await?;
         // A short server selection timeout: the suite polls, and must not hang for
         // 30 s on each poll while the store is down.

@@ -15,6 +15,8 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The database every service uses on the private server.
 pub const DATABASE: &str = "m2m_fault";
+/// `M2M_BUS_PREFIX` of every service.
+pub const BUS_PREFIX: &str = "fault";
 
 #[derive(Debug)]
 pub struct System {
@@ -35,7 +37,7 @@ impl System {
         );
         let common: Vec<(String, String)> = [
             ("M2M_AMQP_URL", servers.amqp_url()),
-            ("M2M_BUS_PREFIX", "fault".to_owned()),
+            ("M2M_BUS_PREFIX", BUS_PREFIX.to_owned()),
             ("M2M_REDIS_URL", servers.redis_url()),
             ("M2M_MONGODB_URL", servers.mongodb_url()),
             ("M2M_MONGODB_DB", DATABASE.to_owned()),

@@ -11,8 +11,12 @@
 //!   validated with field paths; what the gateway accepts and the workers analyse.
 //! - [`topology`]: the names and arguments of every exchange and queue, declared
 //!   idempotently by every process.
+//! - [`replication`]: declaring on a cluster: replication factors that only count
+//!   at creation, classic queues whose node is down.
 //! - [`settings`]: the bus configuration read from `M2M_*` variables.
-//! - [`connection`]: connecting with timeouts and backoff.
+//! - [`nodes`]: `M2M_AMQP_URL` as a list of cluster nodes, and the order in which a
+//!   connection tries them.
+//! - [`connection`]: connecting to a live node with timeouts and backoff.
 //! - [`publisher`]: confirmed, mandatory publishing that reconnects on demand.
 //! - [`consumer`]: the runner that feeds a queue to a handler: acks, retries,
 //!   dead letters, reconnects and graceful shutdown.
@@ -25,6 +29,8 @@
 //! - [`header_values`]: reading and rewriting AMQP header values.
 //! - `testing` (feature `testing`, for other crates' tests): draining and
 //!   counting a queue's messages.
+//! - `private_cluster` (feature `testing`): a private RabbitMQ cluster started,
+//!   killed and restarted through `scripts/cluster`, for tests and the fault suite.
 //! - [`telemetry`], [`shutdown`]: the logging setup and the stop signal every
 //!   process uses.
 
@@ -35,10 +41,14 @@ pub mod envelope;
 pub mod events;
 pub mod header_values;
 pub mod inspect;
+pub mod nodes;
 pub mod observe;
 pub mod pipeline;
+#[cfg(feature = "testing")]
+pub mod private_cluster;
 pub mod publisher;
 pub mod recording;
+pub mod replication;
 pub mod settings;
 pub mod shutdown;
 pub mod stream;

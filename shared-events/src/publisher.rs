@@ -96,6 +96,22 @@ pub(crate) fn now_timestamp() -> u64 {
     OffsetDateTime::now_utc().unix_timestamp().max(0) as u64
 }
 
+/// How one publish attempt failed.
+enum Failed {
+    /// The connection died under it: worth one more attempt on a new connection.
+    ConnectionLost(lapin::Error),
+    Other(PublishError),
+}
+
+impl Failed {
+    fn into_error(self) -> PublishError {
+        match self {
+            Failed::ConnectionLost(error) => error.into(),
+            Failed::Other(error) => error,
+        }
+    }
+}
+
 /// A confirmed publisher with its own connection, reconnecting on demand.
 ///
 /// Cheap to clone; clones share one connection and one confirm channel, on which
@@ -144,13 +160,39 @@ impl Publisher {
 
     /// Publishes any message and waits for its confirm. `exchange` "" is the
     /// default exchange, where the routing key is a queue name.
+    ///
+    /// When the connection dies under the publish (its node stopped or crashed,
+    /// which fails a pending confirm at once rather than at the timeout), the
+    /// message is published once more on a new connection, which goes to another
+    /// node. The lost attempt may have reached the queue before the node died, so
+    /// this can make a duplicate; every consumer is idempotent, whereas giving up
+    /// would turn each node failover into errors for every caller with a publish in
+    /// flight.
     pub async fn publish_message(
         &self,
         exchange: &str,
         routing_key: &str,
         message: OutgoingMessage,
     ) -> Result<(), PublishError> {
-        let (channel, generation) = self.channel().await?;
+        match self.publish_once(exchange, routing_key, &message).await {
+            Err(Failed::ConnectionLost(error)) => {
+                tracing::info!(connection = %self.name, %error,
+                    "The broker connection died under a publish; publishing again.");
+                self.publish_once(exchange, routing_key, &message)
+                    .await
+                    .map_err(Failed::into_error)
+            }
+            other => other.map_err(Failed::into_error),
+        }
+    }
+
+    async fn publish_once(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        message: &OutgoingMessage,
+    ) -> Result<(), Failed> {
+        let (channel, generation) = self.channel().await.map_err(|e| Failed::Other(e.into()))?;
         let timeout = self.bus.settings().timeout;
         let outcome = tokio::time::timeout(timeout, async {
             let confirm = channel
@@ -162,7 +204,7 @@ impl Publisher {
                         immediate: false,
                     },
                     &message.body,
-                    message.properties,
+                    message.properties.clone(),
                 )
                 .await?;
             confirm.await
@@ -172,21 +214,30 @@ impl Publisher {
             Ok(Ok(confirmation)) => confirmation,
             Ok(Err(error)) => {
                 self.forget(generation).await;
-                return Err(error.into());
+                // A soft error (404 on a missing exchange, say) is the channel's, and
+                // would fail again; anything else is the connection's.
+                return Err(if error.is_amqp_soft_error() {
+                    Failed::Other(error.into())
+                } else {
+                    Failed::ConnectionLost(error)
+                });
             }
             Err(_) => {
                 // A confirm that never came may mean a half-dead connection: start
-                // afresh next time rather than pile more publishes onto it.
+                // afresh next time rather than pile more publishes onto it. Not
+                // retried here: the caller's wait is bounded by one timeout.
                 self.forget(generation).await;
-                return Err(PublishError::ConfirmTimeout(timeout));
+                return Err(Failed::Other(PublishError::ConfirmTimeout(timeout)));
             }
         };
         let nacked = confirmation.is_nack();
         if confirmation.take_message().is_some() {
-            return Err(PublishError::Unroutable(routing_key.to_owned()));
+            return Err(Failed::Other(PublishError::Unroutable(
+                routing_key.to_owned(),
+            )));
         }
         if nacked {
-            return Err(PublishError::Nacked);
+            return Err(Failed::Other(PublishError::Nacked));
         }
         Ok(())
     }
@@ -216,7 +267,8 @@ impl Publisher {
                 observer.reconnected(&self.name);
             }
         }
-        let connection = self.bus.connect(&self.name).await?;
+        let (connection, node) = self.bus.connect_to_a_node(&self.name).await?;
+        tracing::debug!(connection = %self.name, %node, "The publisher connected.");
         let channel = self.bus.open_channel(&connection).await?;
         channel
             .confirm_select(ConfirmSelectOptions::default())

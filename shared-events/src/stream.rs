@@ -57,13 +57,26 @@ pub struct StreamRecord {
 }
 
 /// Reads the history stream in order from a starting point.
+///
+/// When its connection dies (its node stopped or crashed), the reader connects
+/// again, to another node if need be, and resumes after the last record it
+/// returned, so a reader survives a node failover without skipping or repeating.
 #[derive(Debug)]
 pub struct StreamReader {
+    bus: Bus,
+    start: StreamStart,
+    /// The offset after the last record returned: where a reopened reader starts.
+    resume_from: Option<u64>,
+    link: Link,
+}
+
+/// One connection's consumer of the stream.
+#[derive(Debug)]
+struct Link {
     connection: Connection,
     channel: Channel,
     consumer: lapin::Consumer,
     unacked: u16,
-    last_tag: Option<u64>,
 }
 
 /// Credit the broker may have in flight to the reader. Large enough to keep the
@@ -71,9 +84,68 @@ pub struct StreamReader {
 const PREFETCH: u16 = 200;
 /// Ack (with `multiple`) every this many deliveries.
 const ACK_EVERY: u16 = PREFETCH / 4;
+/// Reopenings in a row without a record in between before the error is the
+/// caller's: each reopening already tries every node.
+const MAX_REOPENINGS: u32 = 3;
 
 impl StreamReader {
     pub async fn open(bus: &Bus, start: StreamStart) -> Result<Self, BusError> {
+        let link = Link::open(bus, start).await?;
+        Ok(Self {
+            bus: bus.clone(),
+            start,
+            resume_from: None,
+            link,
+        })
+    }
+
+    /// The next record; waits for new ones at the end of the stream. `None`
+    /// means the broker ended the consumer.
+    pub async fn next(&mut self) -> Result<Option<StreamRecord>, BusError> {
+        let mut reopenings = 0;
+        loop {
+            let failure = match self.link.consumer.next().await {
+                Some(Ok(delivery)) => return self.record(delivery).await.map(Some),
+                Some(Err(error)) => BusError::from(error),
+                None if self.link.connection.status().connected() => return Ok(None),
+                None => BusError::Unreachable {
+                    failures: "the connection closed".into(),
+                },
+            };
+            if reopenings == MAX_REOPENINGS {
+                return Err(failure);
+            }
+            reopenings += 1;
+            let start = self.resume_from.map_or(self.start, StreamStart::Offset);
+            tracing::warn!(error = %failure, ?start,
+                "The stream reader lost the broker; reopening.");
+            self.link = Link::open(&self.bus, start).await?;
+        }
+    }
+
+    async fn record(&mut self, delivery: Delivery) -> Result<StreamRecord, BusError> {
+        self.link.credit(&delivery).await?;
+        let offset = match header(&delivery.properties, "x-stream-offset") {
+            Some(AMQPValue::LongLongInt(offset)) => u64::try_from(*offset).unwrap_or(0),
+            Some(AMQPValue::LongUInt(offset)) => u64::from(*offset),
+            _ => 0,
+        };
+        self.resume_from = Some(offset + 1);
+        Ok(StreamRecord {
+            offset,
+            routing_key: delivery.routing_key.to_string(),
+            properties: delivery.properties,
+            body: delivery.data,
+        })
+    }
+
+    pub async fn close(self) {
+        close_quietly(&self.link.connection, "stream reader done").await;
+    }
+}
+
+impl Link {
+    async fn open(bus: &Bus, start: StreamStart) -> Result<Self, BusError> {
         let connection = bus.connect("stream reader").await?;
         let channel = bus.open_channel(&connection).await?;
         channel
@@ -94,35 +166,12 @@ impl StreamReader {
             channel,
             consumer,
             unacked: 0,
-            last_tag: None,
         })
-    }
-
-    /// The next record; waits for new ones at the end of the stream. `None`
-    /// means the broker ended the consumer.
-    pub async fn next(&mut self) -> Result<Option<StreamRecord>, BusError> {
-        let Some(delivery) = self.consumer.next().await else {
-            return Ok(None);
-        };
-        let delivery = delivery?;
-        self.credit(&delivery).await?;
-        let offset = match header(&delivery.properties, "x-stream-offset") {
-            Some(AMQPValue::LongLongInt(offset)) => u64::try_from(*offset).unwrap_or(0),
-            Some(AMQPValue::LongUInt(offset)) => u64::from(*offset),
-            _ => 0,
-        };
-        Ok(Some(StreamRecord {
-            offset,
-            routing_key: delivery.routing_key.to_string(),
-            properties: delivery.properties,
-            body: delivery.data,
-        }))
     }
 
     /// Acks in batches: the ack is only credit here, nothing is removed.
     async fn credit(&mut self, delivery: &Delivery) -> Result<(), BusError> {
         self.unacked += 1;
-        self.last_tag = Some(delivery.delivery_tag);
         if self.unacked >= ACK_EVERY {
             self.channel
                 .basic_ack(delivery.delivery_tag, BasicAckOptions { multiple: true })
@@ -130,9 +179,5 @@ impl StreamReader {
             self.unacked = 0;
         }
         Ok(())
-    }
-
-    pub async fn close(self) {
-        close_quietly(&self.connection, "stream reader done").await;
     }
 }

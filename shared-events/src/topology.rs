@@ -18,9 +18,10 @@
 
 use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
-use lapin::{Channel, ExchangeKind};
+use lapin::{Channel, Connection, ExchangeKind};
 
 use crate::events::Event;
+use crate::replication::{declare_classic, declare_replicated};
 
 /// What a queue that holds messages is for (see [`Topology::message_queues`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +95,9 @@ impl WorkQueue {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Topology {
     prefix: String,
+    /// Copies of each quorum queue and of the stream, when this process creates
+    /// them; `None` leaves it to the broker (see `BusSettings::replication_factor`).
+    replicas: Option<u16>,
 }
 
 /// Redeliveries (consumer crashes, lost connections) before the broker itself
@@ -111,7 +115,20 @@ impl Topology {
     pub fn new(prefix: impl Into<String>) -> Self {
         Self {
             prefix: prefix.into(),
+            replicas: None,
         }
+    }
+
+    /// This topology, creating its quorum queues and stream with `replicas`
+    /// copies (`None`: the broker's default).
+    pub fn with_replicas(mut self, replicas: Option<u16>) -> Self {
+        self.replicas = replicas;
+        self
+    }
+
+    /// The replication factor this topology creates queues with.
+    pub fn replicas(&self) -> Option<u16> {
+        self.replicas
     }
 
     pub fn prefix(&self) -> &str {
@@ -203,8 +220,15 @@ impl Topology {
         WorkQueue::ALL.into_iter().find(|q| self.queue(*q) == name)
     }
 
-    /// Declares everything; safe to run from every process, at every (re)connect.
-    pub async fn declare(&self, channel: &Channel) -> lapin::Result<()> {
+    /// Declares everything on a new channel of `connection`, and returns the
+    /// channel, open; safe to run from every process, at every (re)connect.
+    ///
+    /// On a cluster, a replicated queue created with another replication factor is
+    /// taken as it is, and a classic queue whose node is down is skipped
+    /// ([`crate::replication`]); both may close a channel, hence the channel is
+    /// this function's to open.
+    pub async fn declare(&self, connection: &Connection) -> lapin::Result<Channel> {
+        let mut channel = connection.create_channel().await?;
         let durable = ExchangeDeclareOptions {
             durable: true,
             ..ExchangeDeclareOptions::default()
@@ -227,37 +251,36 @@ impl Topology {
                 FieldTable::default(),
             )
             .await?;
-        declare_queue(channel, &self.dead_letter_queue(), dead_letter_args()).await?;
-        bind(
-            channel,
-            &self.dead_letter_queue(),
-            &self.dead_letter_exchange(),
-            "",
-        )
-        .await?;
+        let dead_letters = self.dead_letter_queue();
+        if declare_classic(connection, &mut channel, &dead_letters, dead_letter_args()).await? {
+            bind(&channel, &dead_letters, &self.dead_letter_exchange(), "").await?;
+        }
 
         for queue in WorkQueue::ALL {
             let name = self.queue(queue);
-            let args = quorum_args(&self.dead_letter_exchange());
-            declare_queue(channel, &name, args).await?;
+            let args = quorum_args(&self.dead_letter_exchange(), self.replicas);
+            declare_replicated(connection, &mut channel, &name, args).await?;
             bind(
-                channel,
+                &channel,
                 &name,
                 &self.events_exchange(),
                 &queue.binding_key(),
             )
             .await?;
-            declare_queue(channel, &self.retry_queue(queue), retry_args(&name)).await?;
+            let retry = self.retry_queue(queue);
+            declare_classic(connection, &mut channel, &retry, retry_args(&name)).await?;
         }
 
-        declare_queue(channel, &self.history_stream(), stream_args()).await?;
-        bind(
-            channel,
-            &self.history_stream(),
-            &self.events_exchange(),
-            "#",
+        let history = self.history_stream();
+        declare_replicated(
+            connection,
+            &mut channel,
+            &history,
+            stream_args(self.replicas),
         )
-        .await
+        .await?;
+        bind(&channel, &history, &self.events_exchange(), "#").await?;
+        Ok(channel)
     }
 }
 
@@ -299,15 +322,6 @@ impl Topology {
     }
 }
 
-async fn declare_queue(channel: &Channel, name: &str, args: FieldTable) -> lapin::Result<()> {
-    let options = QueueDeclareOptions {
-        durable: true,
-        ..QueueDeclareOptions::default()
-    };
-    channel.queue_declare(name.into(), options, args).await?;
-    Ok(())
-}
-
 async fn bind(channel: &Channel, queue: &str, exchange: &str, key: &str) -> lapin::Result<()> {
     channel
         .queue_bind(
@@ -332,9 +346,15 @@ fn table(entries: Vec<(&str, AMQPValue)>) -> FieldTable {
     table
 }
 
+/// `x-quorum-initial-group-size` or `x-initial-cluster-size` as `key`, when a
+/// factor is chosen: the number of nodes that get a copy when the queue is created.
+fn replication(key: &'static str, replicas: Option<u16>) -> Option<(&'static str, AMQPValue)> {
+    replicas.map(|replicas| (key, AMQPValue::LongLongInt(i64::from(replicas))))
+}
+
 /// A replicated work queue with a delivery limit and at-least-once dead-lettering.
-fn quorum_args(dead_letter_exchange: &str) -> FieldTable {
-    table(vec![
+fn quorum_args(dead_letter_exchange: &str, replicas: Option<u16>) -> FieldTable {
+    let mut args = vec![
         ("x-queue-type", text("quorum")),
         ("x-delivery-limit", AMQPValue::LongLongInt(DELIVERY_LIMIT)),
         ("x-dead-letter-exchange", text(dead_letter_exchange)),
@@ -343,7 +363,9 @@ fn quorum_args(dead_letter_exchange: &str) -> FieldTable {
         // overflow for it.
         ("x-dead-letter-strategy", text("at-least-once")),
         ("x-overflow", text("reject-publish")),
-    ])
+    ];
+    args.extend(replication("x-quorum-initial-group-size", replicas));
+    table(args)
 }
 
 /// The dead-letter queue is classic, not quorum: tools browse it by taking
@@ -365,8 +387,8 @@ fn retry_args(work_queue: &str) -> FieldTable {
     ])
 }
 
-fn stream_args() -> FieldTable {
-    table(vec![
+fn stream_args(replicas: Option<u16>) -> FieldTable {
+    let mut args = vec![
         ("x-queue-type", text("stream")),
         ("x-max-age", text(STREAM_MAX_AGE)),
         (
@@ -377,7 +399,9 @@ fn stream_args() -> FieldTable {
             "x-stream-max-segment-size-bytes",
             AMQPValue::LongLongInt(STREAM_SEGMENT_BYTES),
         ),
-    ])
+    ];
+    args.extend(replication("x-initial-cluster-size", replicas));
+    table(args)
 }
 
 #[cfg(test)]
@@ -458,5 +482,21 @@ mod tests {
             Some(WorkQueue::Reconciliation)
         );
         assert_eq!(topology.work_queue_named("green.reconciliation"), None);
+    }
+
+    #[test]
+    fn replication_arguments_are_sent_only_when_a_factor_is_chosen() {
+        let group = ShortString::from("x-quorum-initial-group-size");
+        let cluster = ShortString::from("x-initial-cluster-size");
+        assert!(!quorum_args("dlx", None).inner().contains_key(&group));
+        assert!(!stream_args(None).inner().contains_key(&cluster));
+        assert_eq!(
+            quorum_args("dlx", Some(3)).inner().get(&group),
+            Some(&AMQPValue::LongLongInt(3))
+        );
+        assert_eq!(
+            stream_args(Some(2)).inner().get(&cluster),
+            Some(&AMQPValue::LongLongInt(2))
+        );
     }
 }

@@ -31,6 +31,7 @@ impl Stack {
         }
         let settings = BusSettings {
             url: amqp_url(),
+            replicas: None,
             prefix: format!("test-{}", Uuid::now_v7().simple()),
             retry_delay: Duration::from_millis(300),
             max_retries: 1,

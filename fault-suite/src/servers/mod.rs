@@ -11,7 +11,8 @@
 //! - SecantusDB: stopped (SIGTERM) and started on the same storage, like a `mongod`
 //!   restart that keeps its data;
 //! - RabbitMQ: `rabbitmqctl stop_app` / `start_app` (durable queues and their
-//!   messages survive, connections do not).
+//!   messages survive, connections do not), or `kill -9` and a start on its data; on
+//!   a cluster (`--cluster`), one node at a time.
 
 mod mongodb;
 mod rabbitmq;
@@ -21,7 +22,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 pub use self::mongodb::MongoServer;
-pub use self::rabbitmq::RabbitNode;
+pub use self::rabbitmq::Rabbit;
 pub use self::redis::RedisServer;
 
 /// The three servers of a run.
@@ -29,22 +30,24 @@ pub use self::redis::RedisServer;
 pub struct Servers {
     pub redis: RedisServer,
     pub mongodb: MongoServer,
-    pub rabbitmq: RabbitNode,
+    pub rabbitmq: Rabbit,
 }
 
 impl Servers {
-    /// Starts all three under `dir`; prints how long each took.
-    pub async fn start(dir: &Path) -> anyhow::Result<Self> {
+    /// Starts all three under `dir`, RabbitMQ as `rabbitmq_nodes` clustered nodes;
+    /// prints how long it took.
+    pub async fn start(dir: &Path, rabbitmq_nodes: usize) -> anyhow::Result<Self> {
         let started = Instant::now();
         let redis = RedisServer::start(dir).await?;
         let mongodb = MongoServer::start(dir).await?;
-        let rabbitmq = RabbitNode::start(dir).await?;
+        let rabbitmq = Rabbit::start(dir, rabbitmq_nodes).await?;
         println!(
-            "servers: redis :{}, secantusdb :{}, rabbitmq {} :{} ({:.1} s)",
+            "servers: redis :{}, secantusdb :{}, rabbitmq {}1..{}@localhost {} ({:.1} s)",
             redis.port,
             mongodb.port,
-            rabbitmq.node,
-            rabbitmq.port,
+            rabbitmq.name,
+            rabbitmq_nodes,
+            shared_events::settings::redact_url(&rabbitmq.amqp_url()),
             started.elapsed().as_secs_f64()
         );
         Ok(Self {
@@ -55,7 +58,7 @@ impl Servers {
     }
 
     pub fn amqp_url(&self) -> String {
-        format!("amqp://guest:guest@127.0.0.1:{}/%2f", self.rabbitmq.port)
+        self.rabbitmq.amqp_url()
     }
 
     pub fn redis_url(&self) -> String {

@@ -34,6 +34,7 @@ impl TestBus {
         }
         let settings = BusSettings {
             url,
+            replicas: None,
             prefix: format!("test-{}", Uuid::now_v7().simple()),
             retry_delay: Duration::from_millis(300),
             max_retries: 2,

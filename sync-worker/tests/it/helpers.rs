@@ -57,6 +57,7 @@ impl TestEnv {
         let bus = BusSettings {
             url: std::env::var("M2M_TEST_AMQP_URL")
                 .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into()),
+            replicas: None,
             prefix: format!("test-sw-{id}"),
             retry_delay: Duration::from_millis(300),
             // Waiting out a 1 s lease takes a few retries; stay far from dead letters.
