@@ -5,7 +5,7 @@
 //! message. Here up to `window` publishes are in flight on one confirm channel;
 //! the oldest is awaited only when the window is full, and each confirm is checked
 //! to be an ack of a message that was routed (we publish `mandatory`:
-//! `PITFALLS.md` item 2). A tag travels with each message, so the caller learns
+//! `docs/broker-notes.md` item 2). A tag travels with each message, so the caller learns
 //! which message each outcome belongs to (redrive acks the dead letter it copied).
 //!
 //! Publishes are not awaited one by one either: lapin queues a publish's frames
@@ -74,7 +74,7 @@ enum Stage {
 }
 
 /// A confirm channel on a connection of its own (publishers and consumers must
-/// not share one: flow control throttles publishing connections, `PITFALLS.md` 4).
+/// not share one: flow control throttles publishing connections, `docs/broker-notes.md` item 4).
 pub struct ConfirmPipeline<T> {
     connection: Connection,
     channel: Channel,

@@ -1,7 +1,7 @@
 //! Publishing with broker confirms.
 //!
 //! A publish succeeds only when the broker has confirmed it (`ack`) and has not
-//! returned it as unroutable (we publish `mandatory`, see `PITFALLS.md` item 2).
+//! returned it as unroutable (we publish `mandatory`, see `docs/broker-notes.md` item 2).
 //! Anything else, or no answer within the timeout, is an error the caller sees:
 //! the gateway answers 503, a consumer leaves its delivery unacked.
 

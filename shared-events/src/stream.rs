@@ -2,9 +2,9 @@
 //!
 //! Over AMQP 0.9.1 a stream is read by a consumer with the `x-stream-offset`
 //! argument; each delivery carries its offset in the `x-stream-offset` header,
-//! and the reader keeps its own position (`PITFALLS.md` item 6). Streams need
+//! and the reader keeps its own position (`docs/broker-notes.md` item 6). Streams need
 //! manual acks for flow control; acks go out with `multiple` every few
-//! deliveries, not one round-trip per message (`PITFALLS.md` item 1).
+//! deliveries, not one round-trip per message (`docs/broker-notes.md` item 1).
 
 use futures_util::StreamExt as _;
 use lapin::message::Delivery;

@@ -99,7 +99,7 @@ enum Ended {
 
 impl<H: Handler> ConsumerRunner<H> {
     /// A runner for `queue`. It publishes retry and dead-letter copies through
-    /// `publisher`, which has its own connection (`PITFALLS.md` item 4).
+    /// `publisher`, which has its own connection (`docs/broker-notes.md` item 4).
     pub fn new(publisher: Publisher, queue: WorkQueue, handler: H) -> Self {
         let bus = publisher.bus().clone();
         let topology = bus.topology();
@@ -123,7 +123,7 @@ impl<H: Handler> ConsumerRunner<H> {
     }
 
     /// Unacked messages the broker may send ahead (per consumer, not global:
-    /// a global QoS breaks stream consumers, `PITFALLS.md` item 4).
+    /// a global QoS breaks stream consumers, `docs/broker-notes.md` item 4).
     pub fn prefetch(mut self, prefetch: u16) -> Self {
         self.prefetch = prefetch.max(1);
         self

@@ -93,7 +93,7 @@ pub(super) async fn settle<H: Handler>(shared: Arc<RunnerShared<H>>, delivery: D
 /// Awaited inside the delivery's own task, not spawned: shutdown drains these
 /// tasks and then closes the connection, so an ack still in flight elsewhere
 /// would be lost and the finished message redelivered. Each delivery has its
-/// own task, so waiting here does not hold up the consumer loop (PITFALLS.md 1).
+/// own task, so waiting here does not hold up the consumer loop (docs/broker-notes.md item 1).
 async fn finish<H: Handler>(
     shared: &RunnerShared<H>,
     delivery: &Delivery,
