@@ -36,13 +36,10 @@ use processing_service::analytics::AnalysisConfig;
 use processing_service::worker::{Worker, WorkerSettings};
 use serde_json::Value;
 use tokio::sync::Notify;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_util::sync::CancellationToken;
 
 use common::cpu::{CpuSample, server_runtime, worker_runtime};
-use common::phones::{SECONDS, post_game, sign_up, upload_body};
+use common::phones::{SECONDS, on_each_processed, post_game, sign_up, upload_body};
 use common::{env_or, invoked_as_bench, private_settings, start_gateway, teardown};
 
 const FS: usize = 100;
@@ -214,29 +211,7 @@ fn main() -> anyhow::Result<()> {
 
 /// Opens a patient's socket; records each `game.processed` it hears.
 async fn listen(base: &str, token: &str, notified: Arc<Notified>) -> anyhow::Result<()> {
-    let mut request =
-        format!("{}/notifications", base.replacen("http", "ws", 1)).into_client_request()?;
-    request.headers_mut().insert(
-        "authorization",
-        HeaderValue::from_str(&format!("Bearer {token}"))?,
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;
-    tokio::spawn(async move {
-        while let Some(Ok(message)) = socket.next().await {
-            let Message::Text(text) = message else {
-                continue;
-            };
-            let Ok(notice) = serde_json::from_str::<Value>(text.as_str()) else {
-                continue;
-            };
-            if notice["type"] == "game.processed"
-                && let Some(game_id) = notice["game_id"].as_str()
-            {
-                notified.record(game_id);
-            }
-        }
-    });
-    Ok(())
+    on_each_processed(base, token, move |game_id| notified.record(game_id)).await
 }
 
 /// One upload (retrying a `503`); the game id of its `202`.
@@ -290,7 +265,9 @@ fn history(
         let token = sign_up(&http, base).await?;
         let notified = Arc::new(Notified::default());
         listen(base, &token, Arc::clone(&notified)).await?;
-        let body = upload_body(&shared_events::recording::synthetic_sensors_json(SECONDS, FS));
+        let body = upload_body(&shared_events::recording::synthetic_sensors_json(
+            SECONDS, FS,
+        ));
         let mut latencies = Vec::with_capacity(games);
         let mut samples: BTreeMap<usize, (CpuSample, Commands)> = BTreeMap::new();
         for n in 0..=games {
@@ -341,7 +318,9 @@ fn drain(
     let played: usize = env_or("BENCH_HISTORY", 100);
     let backlog: usize = env_or("BENCH_BACKLOG", 1000);
     let http = reqwest::Client::new();
-    let body = upload_body(&shared_events::recording::synthetic_sensors_json(SECONDS, FS));
+    let body = upload_body(&shared_events::recording::synthetic_sensors_json(
+        SECONDS, FS,
+    ));
     let notified = Arc::new(Notified::default());
 
     // The history: every patient plays `played` games, one after another.

@@ -32,13 +32,10 @@ use futures_util::stream::FuturesUnordered;
 use processing_service::analytics::AnalysisConfig;
 use processing_service::worker::{Worker, WorkerSettings};
 use serde_json::Value;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_util::sync::CancellationToken;
 
 use common::cpu::{CpuSample, server_runtime, worker_runtime};
-use common::phones::{SECONDS, post_game, sign_up, upload_body};
+use common::phones::{SECONDS, on_each_processed, post_game, sign_up, upload_body};
 use common::{env_or, invoked_as_bench, private_settings, start_gateway, teardown};
 
 const FS: usize = 100;
@@ -191,33 +188,14 @@ fn report(clock: &Clock, sent: usize, refused: usize) -> String {
 
 /// Opens the patient's socket and records each `game.processed` it hears.
 async fn listen(base: &str, token: &str, clock: Clock) -> anyhow::Result<()> {
-    let mut request =
-        format!("{}/notifications", base.replacen("http", "ws", 1)).into_client_request()?;
-    request.headers_mut().insert(
-        "authorization",
-        HeaderValue::from_str(&format!("Bearer {token}"))?,
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;
-    tokio::spawn(async move {
-        while let Some(Ok(message)) = socket.next().await {
-            let Message::Text(text) = message else {
-                continue;
-            };
-            let Ok(notice) = serde_json::from_str::<Value>(text.as_str()) else {
-                continue;
-            };
-            if notice["type"] == "game.processed"
-                && let Some(game_id) = notice["game_id"].as_str()
-            {
-                let now = Instant::now();
-                let mut times = clock
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                times.entry(game_id.to_owned()).or_default().notified = Some(now);
-            }
-        }
-    });
-    Ok(())
+    on_each_processed(base, token, move |game_id| {
+        let now = Instant::now();
+        let mut times = clock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        times.entry(game_id.to_owned()).or_default().notified = Some(now);
+    })
+    .await
 }
 
 /// One upload; records when it was accepted. `false` when refused with `503`.

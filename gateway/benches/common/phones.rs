@@ -3,7 +3,11 @@
 
 use anyhow::Context;
 use axum::body::Bytes;
+use futures_util::StreamExt as _;
 use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
 
 /// Length of every benchmark recording.
 pub const SECONDS: usize = 60;
@@ -65,4 +69,36 @@ pub async fn post_game(
         .body(body.clone())
         .send()
         .await
+}
+
+/// Opens the patient's notification socket and calls `processed` with the game id
+/// of each `game.processed` message it hears, until the socket closes.
+pub async fn on_each_processed(
+    base: &str,
+    token: &str,
+    processed: impl Fn(&str) + Send + 'static,
+) -> anyhow::Result<()> {
+    let mut request =
+        format!("{}/notifications", base.replacen("http", "ws", 1)).into_client_request()?;
+    request.headers_mut().insert(
+        "authorization",
+        HeaderValue::from_str(&format!("Bearer {token}"))?,
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;
+    tokio::spawn(async move {
+        while let Some(Ok(message)) = socket.next().await {
+            let Message::Text(text) = message else {
+                continue;
+            };
+            let Ok(notice) = serde_json::from_str::<Value>(text.as_str()) else {
+                continue;
+            };
+            if notice["type"] == "game.processed"
+                && let Some(game_id) = notice["game_id"].as_str()
+            {
+                processed(game_id);
+            }
+        }
+    });
+    Ok(())
 }
